@@ -1,0 +1,75 @@
+# kzmon: the verbs people type. Everything installs from this repository's own files.
+# State (venv aside) lives under .state/ (git-ignored): the Elasticsearch download and node,
+# the SMTP mailbox, AIRFLOW_HOME, crawl data.
+
+PYTHON ?= python3
+STATE := .state
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(STATE)/tools/bin/uv
+UV_VERSION := 0.13.8
+
+.DEFAULT_GOAL := help
+.PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
+        demo test lint format clean bench-extract bench-tag bench-crawl bench-index
+
+help:
+	@echo "make demo    - install, start Elasticsearch + SMTP, run the pipeline end to end"
+	@echo "make test    - install and run the whole test suite (starts what it needs)"
+	@echo "make es-up | es-down | smtp-up | smtp-down | lint | format | bench-*"
+
+# uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
+# own small venv so that `uv sync` never removes it.
+$(UV):
+	$(PYTHON) -m venv $(STATE)/tools
+	$(STATE)/tools/bin/python -m pip install -q --upgrade pip "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed
+
+es-up: install
+	@$(PY) -m kzmon.localstack.es_node up
+
+es-down:
+	@$(PY) -m kzmon.localstack.es_node down
+
+es-status:
+	@$(PY) -m kzmon.localstack.es_node status
+
+smtp-up: install
+	@$(PY) -m kzmon.localstack.smtp_server up
+
+smtp-down:
+	@$(PY) -m kzmon.localstack.smtp_server down
+
+demo: install es-up smtp-up
+	$(PY) -m kzmon.demo
+
+test: install
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench-extract: install
+	$(PY) -m benchmarks.extract
+
+bench-tag: install
+	$(PY) -m benchmarks.tag
+
+bench-crawl: install
+	$(PY) -m benchmarks.crawl
+
+bench-index: install
+	$(PY) -m benchmarks.index
+
+clean: es-down smtp-down
+	rm -rf $(STATE)/data $(STATE)/airflow $(STATE)/smtp

@@ -1,0 +1,1 @@
+"""The enrich stage: article extraction (enrich.extract) and tagging (enrich.tagging)."""

@@ -1,0 +1,1 @@
+"""kzmon core: settings, the Elasticsearch client, local services, and the later stages."""

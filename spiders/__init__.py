@@ -1,0 +1,1 @@
+"""The crawl stage: Scrapy spiders driven by the outlet registry, with an offline replay."""
