@@ -1,0 +1,98 @@
+"""One story carried by several outlets becomes one alert entry.
+
+Two articles are the same story when they have the same ``content_hash`` (the extractor's
+sha256 of the normalised text) or when their texts are near-duplicates: the Jaccard
+similarity of their sets of word 5-shingles is at least the threshold (0.6 by default, in
+the watchlists file). Shingles are taken over lower-cased word tokens, so punctuation,
+case and whitespace differences between copies do not matter, while a rewritten story does.
+A run has at most a few hundred matches per watchlist, so the pairwise comparison (over
+hash groups, not articles) is cheap; no MinHash index is needed at this size.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+LOGGER = logging.getLogger(__name__)
+
+SHINGLE_WORDS = 5
+# Texts shorter than this many words are compared by hash only: their shingle sets are too
+# small for a meaningful similarity.
+MIN_WORDS_FOR_SIMILARITY = 20
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[int]:
+    """Hashes of the word `size`-grams of a text (empty for texts too short to compare)."""
+    words = _WORD.findall((text or "").casefold())
+    if len(words) < max(size, MIN_WORDS_FOR_SIMILARITY):
+        return frozenset()
+    return frozenset(hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1))
+
+
+def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    """Jaccard similarity of two shingle sets (0 when either is empty)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def group_stories(articles: list[dict[str, Any]], threshold: float) -> list[list[dict[str, Any]]]:
+    """Group articles into stories; groups keep the input order of their first article."""
+    uf = _UnionFind(len(articles))
+    _union_same_hash(uf, articles)
+    _union_near_duplicates(uf, articles, threshold)
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for i, article in enumerate(articles):
+        groups.setdefault(uf.find(i), []).append(article)
+    return [groups[root] for root in sorted(groups)]
+
+
+def _union_same_hash(uf: _UnionFind, articles: list[dict[str, Any]]) -> None:
+    first_by_hash: dict[str, int] = {}
+    for i, article in enumerate(articles):
+        key = article.get("content_hash")
+        if key:
+            uf.union(first_by_hash.setdefault(key, i), i)
+
+
+def _union_near_duplicates(
+    uf: _UnionFind, articles: list[dict[str, Any]], threshold: float
+) -> None:
+    representatives = _hash_representatives(uf, range(len(articles)))
+    sets = {i: shingles(articles[i].get("text", "")) for i in representatives}
+    for pos, i in enumerate(representatives):
+        for j in representatives[pos + 1 :]:
+            if uf.find(i) != uf.find(j) and jaccard(sets[i], sets[j]) >= threshold:
+                uf.union(i, j)
+
+
+def _hash_representatives(uf: _UnionFind, indices: Iterable[int]) -> list[int]:
+    seen: set[int] = set()
+    result = []
+    for i in indices:
+        root = uf.find(i)
+        if root not in seen:
+            seen.add(root)
+            result.append(i)
+    return result

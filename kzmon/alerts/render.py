@@ -1,0 +1,217 @@
+"""Alert entries and the email that carries them (multipart text + HTML from Jinja2).
+
+Every string that comes from an article is untrusted: it is stripped of control characters
+(CR/LF included, for one-line fields), HTML-escaped by Jinja2's autoescaping in the HTML
+part, and the only markup we add ourselves is ``<mark>`` around highlighted terms, inserted
+*after* escaping (Elasticsearch marks them with control-character sentinels). Headers are
+built by `email.message.EmailMessage`, which refuses CR/LF in header values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from kzmon.alerts.query import MARK_END, MARK_START
+from kzmon.alerts.watchlists import Watchlist
+
+LOGGER = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+SNIPPET_FALLBACK_CHARS = 240
+MAX_TAGS = 8
+MAX_TERMS = 8
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACE = re.compile(r"\s+")
+_MARKED = re.compile(re.escape(MARK_START) + r"(.*?)" + re.escape(MARK_END), re.DOTALL)
+
+
+@dataclass
+class Source:
+    """One outlet's copy of a story."""
+
+    outlet: str
+    url: str
+    date: str
+    title: str
+
+
+@dataclass
+class Entry:
+    """One story in an alert mail (several sources when it was syndicated)."""
+
+    doc_ids: list[str]
+    title: str
+    title_html: Markup
+    url: str
+    outlet: str
+    date: str
+    tags: list[str]
+    terms: list[str]
+    snippet_text: str
+    snippet_html: Markup
+    sources: list[Source] = field(default_factory=list)
+
+
+def one_line(value: Any) -> str:
+    """An untrusted value as one line of plain text: no control characters, no CR/LF."""
+    text = _CONTROL.sub(" ", str(value or ""))
+    return _SPACE.sub(" ", text).strip()
+
+
+def _clean(value: str) -> str:
+    return _SPACE.sub(" ", _CONTROL.sub(" ", value))
+
+
+def marked_html(fragment: str) -> Markup:
+    """Escape a highlight fragment, then turn the ES sentinels into <mark> tags."""
+    parts = []
+    last = 0
+    for match in _MARKED.finditer(fragment):
+        parts.append(escape(_clean(fragment[last : match.start()])))
+        parts.append(Markup("<mark>%s</mark>") % _clean(match.group(1)))
+        last = match.end()
+    parts.append(escape(_clean(fragment[last:])))
+    return Markup(Markup("").join(parts).strip())
+
+
+def unmarked(fragment: str) -> str:
+    """A highlight fragment as one line of plain text without the highlight sentinels."""
+    return one_line(_MARKED.sub(lambda m: m.group(1), fragment))
+
+
+def marked_text(fragment: str) -> str:
+    """A highlight fragment as plain text, highlighted terms in *asterisks*."""
+    return one_line(_MARKED.sub(lambda m: f"*{m.group(1)}*", fragment))
+
+
+def marked_terms(fragments: list[str]) -> list[str]:
+    """The distinct highlighted terms of some fragments, in order of appearance."""
+    seen: dict[str, str] = {}
+    for fragment in fragments:
+        for match in _MARKED.finditer(fragment):
+            term = one_line(match.group(1))
+            seen.setdefault(term.casefold(), term)
+    return list(seen.values())[:MAX_TERMS]
+
+
+def safe_url(value: Any) -> str:
+    """An article link if it is http(s); anything else (``javascript:`` ...) becomes empty."""
+    url = one_line(value)
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _date(article: dict[str, Any]) -> str:
+    value = article.get("published_at") or article.get("indexed_at") or ""
+    return one_line(value)[:10]
+
+
+def matched_tags(article: dict[str, Any], watchlist: Watchlist) -> list[str]:
+    """Names of the article's tags that the watchlist filters on (else its first tags)."""
+    names = {e.get("id"): e.get("name") for e in article.get("entities") or [] if e.get("id")}
+    wanted = watchlist.entity_ids()
+    entity_ids = list(article.get("entity_ids") or [])
+    incidents = list(article.get("incident_types") or [])
+    hits = [i for i in entity_ids if i in wanted]
+    hits += [t for t in incidents if t in watchlist.filters.incident_types]
+    if not hits:
+        hits = entity_ids[:MAX_TAGS] + incidents
+    return [one_line(names.get(tag) or tag) for tag in hits][:MAX_TAGS]
+
+
+def build_entry(story: list[dict[str, Any]], watchlist: Watchlist) -> Entry:
+    """One entry from the hits of one story (the first hit is the main copy).
+
+    Each hit is ``{**_source, "highlight": {...}}`` as returned by the search.
+    """
+    main = story[0]
+    highlight = main.get("highlight") or {}
+    text_fragments = list(highlight.get("text") or [])
+    title_fragments = list(highlight.get("title") or [])
+    title_src = title_fragments[0] if title_fragments else str(main.get("title") or "")
+    if text_fragments:
+        snippet_text = " … ".join(marked_text(f) for f in text_fragments)
+        snippet_html = Markup(" … ").join(marked_html(f) for f in text_fragments)
+    else:
+        fallback = one_line(main.get("text"))[:SNIPPET_FALLBACK_CHARS]
+        snippet_text, snippet_html = fallback, escape(fallback)
+    return Entry(
+        doc_ids=[hit["doc_id"] for hit in story],
+        title=unmarked(title_src) or "(untitled)",
+        title_html=marked_html(title_src) or Markup("(untitled)"),
+        url=safe_url(main.get("url") or main.get("canonical_url")),
+        outlet=one_line(main.get("outlet_name") or main.get("outlet")),
+        date=_date(main),
+        tags=matched_tags(main, watchlist),
+        terms=marked_terms(title_fragments + text_fragments),
+        snippet_text=snippet_text,
+        snippet_html=snippet_html,
+        sources=[_source(hit) for hit in story],
+    )
+
+
+def _source(hit: dict[str, Any]) -> Source:
+    return Source(
+        outlet=one_line(hit.get("outlet_name") or hit.get("outlet")),
+        url=safe_url(hit.get("url") or hit.get("canonical_url")),
+        date=_date(hit),
+        title=one_line(hit.get("title")),
+    )
+
+
+def subject(watchlist: Watchlist, count: int) -> str:
+    """``<watchlist name>: N new article(s)``."""
+    noun = "article" if count == 1 else "articles"
+    return f"{one_line(watchlist.name)}: {count} new {noun}"
+
+
+def _environments() -> tuple[Environment, Environment]:
+    loader = FileSystemLoader(TEMPLATES_DIR)
+    html = Environment(
+        loader=loader,
+        autoescape=select_autoescape(["html", "html.j2"], default=True),
+        undefined=StrictUndefined,
+    )
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)
+    return text, html
+
+
+def build_message(
+    watchlist: Watchlist,
+    entries: list[Entry],
+    *,
+    mail_from: str,
+    discover_url: str,
+    now: datetime,
+    digest: bool = False,
+) -> EmailMessage:
+    """The multipart (text + HTML) alert mail for a watchlist and its new entries."""
+    text_env, html_env = _environments()
+    context = {
+        "watchlist": watchlist,
+        "watchlist_name": one_line(watchlist.name),
+        "entries": entries,
+        "discover_url": discover_url,
+        "digest": digest,
+        "generated_at": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
+    }
+    msg = EmailMessage()
+    msg["Subject"] = subject(watchlist, len(entries))
+    msg["From"] = mail_from
+    msg["To"] = ", ".join(watchlist.recipients)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain="kzmon.localhost")
+    msg["X-Kzmon-Watchlist"] = watchlist.id
+    msg.set_content(text_env.get_template("alert.txt.j2").render(context))
+    msg.add_alternative(html_env.get_template("alert.html.j2").render(context), subtype="html")
+    return msg

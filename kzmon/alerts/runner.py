@@ -1,0 +1,301 @@
+"""Evaluate watchlists against newly indexed articles and email what is new, exactly once.
+
+For each watchlist the run:
+
+1. reads its watermark (the highest ``indexed_at`` already evaluated) and searches the
+   articles indexed since ``watermark - overlap`` plus those still pending from a failed run;
+2. drops articles already emailed for this watchlist (sent-state), and copies of a story
+   already emailed (same ``content_hash``);
+3. records the rest as ``pending`` and only then advances the watermark;
+4. groups syndicated copies into stories, renders one mail and sends it with retries;
+5. marks the matches ``sent`` once the SMTP server accepted the mail. A failed send leaves
+   them pending: the next run picks them up, whatever the watermark.
+
+Delivery is at-least-once at the SMTP boundary and exactly-once otherwise: only a crash
+between the server's "250 OK" and the sent-state write (one bulk request) could repeat a mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from kzmon.alerts import state
+from kzmon.alerts.delivery import DeliveryError, send_message, smtp_config
+from kzmon.alerts.grouping import group_stories
+from kzmon.alerts.query import discover_url, search_body
+from kzmon.alerts.render import Entry, build_entry, build_message
+from kzmon.alerts.watchlists import AlertSettings, Digest, Watchlist, load_watchlists
+from kzmon.es import get_client
+from kzmon.settings import get_settings
+
+LOGGER = logging.getLogger(__name__)
+
+MODES = ("immediate", "digest")
+
+
+@dataclass
+class AlertRunResult:
+    """What one alerts run did."""
+
+    emails_sent: int = 0
+    entries_sent: int = 0
+    pending: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    """The new matches of one watchlist (nothing written yet)."""
+
+    watchlist: Watchlist
+    since: datetime
+    watermark: datetime
+    new: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
+    entries: list[Entry]
+    previously_pending: set[str]
+
+
+def articles_alias() -> str:
+    """The read alias of the articles index (docs/records.md §3)."""
+    return f"{get_settings().es_index_prefix}-articles"
+
+
+def _utc(value: datetime | None) -> datetime:
+    value = value or datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return _utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def digest_due(schedule: Digest, last_digest_at: datetime | None, now: datetime) -> bool:
+    """True when the day's digest hour (in the schedule's time zone) passed since the last."""
+    local = now.astimezone(ZoneInfo(schedule.timezone))
+    slot = local.replace(hour=schedule.hour, minute=0, second=0, microsecond=0)
+    if slot > local:
+        slot -= timedelta(days=1)
+    return last_digest_at is None or last_digest_at < slot
+
+
+def es_error_reason(exc: Exception) -> str:
+    """The most useful one-line reason of an Elasticsearch error (the root cause)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        causes = error.get("root_cause") or [error]
+        cause = causes[0]
+        reason = cause.get("reason") or error.get("reason") or ""
+        caused_by = (error.get("failed_shards") or [{}])[0].get("reason", {})
+        detail = caused_by.get("caused_by", {}).get("reason") if caused_by else None
+        return f"{cause.get('type', 'error')}: {reason}" + (f" ({detail})" if detail else "")
+    return str(exc)
+
+
+def _hits(response: Any) -> list[dict[str, Any]]:
+    articles = []
+    for hit in response["hits"]["hits"]:
+        article = dict(hit.get("_source") or {})
+        article.setdefault("doc_id", hit["_id"])
+        article["highlight"] = hit.get("highlight") or {}
+        articles.append(article)
+    return articles
+
+
+def evaluate(
+    es: Elasticsearch,
+    watchlist: Watchlist,
+    settings: AlertSettings,
+    now: datetime,
+) -> Evaluation:
+    """Find what is new for a watchlist since its watermark (read-only)."""
+    saved = state.get_watchlist_state(es, watchlist.id)
+    watermark = _parse_time(saved.get("watermark")) or now - timedelta(
+        hours=settings.initial_lookback_hours
+    )
+    since = watermark - timedelta(minutes=settings.overlap_minutes)
+    pending = state.pending_doc_ids(es, watchlist.id)
+    body = search_body(watchlist, since, pending, settings.max_hits)
+    articles = _hits(es.search(index=articles_alias(), **body))
+    statuses = state.sent_status(es, watchlist.id, [a["doc_id"] for a in articles])
+    fresh = [a for a in articles if statuses.get(a["doc_id"]) != state.SENT]
+    sent_hashes = state.sent_content_hashes(
+        es, watchlist.id, sorted({a["content_hash"] for a in fresh if a.get("content_hash")})
+    )
+    new = [a for a in fresh if a.get("content_hash") not in sent_hashes]
+    stories = group_stories(new, settings.near_duplicate_threshold)
+    seen = [_parse_time(a.get("indexed_at")) for a in articles]
+    return Evaluation(
+        watchlist=watchlist,
+        since=since,
+        watermark=max([watermark, *(t for t in seen if t)]),
+        new=new,
+        duplicates=[a for a in fresh if a.get("content_hash") in sent_hashes],
+        entries=[build_entry(story, watchlist) for story in stories],
+        previously_pending=set(pending),
+    )
+
+
+def render(
+    evaluation: Evaluation, settings: AlertSettings, now: datetime, mail_from: str
+) -> EmailMessage | None:
+    """The mail for an evaluation (None when there is nothing new)."""
+    if not evaluation.entries:
+        return None
+    watchlist = evaluation.watchlist
+    return build_message(
+        watchlist,
+        evaluation.entries,
+        mail_from=mail_from,
+        discover_url=discover_url(get_settings().kibana_url, watchlist, settings),
+        now=now,
+        digest=watchlist.mode == "digest",
+    )
+
+
+def _deliver(
+    es: Elasticsearch,
+    evaluation: Evaluation,
+    settings: AlertSettings,
+    now: datetime,
+    result: AlertRunResult,
+) -> bool:
+    """Record pending, move the watermark, send, mark sent. True when nothing is left over."""
+    watchlist = evaluation.watchlist
+    to_record = [a for a in evaluation.new if a["doc_id"] not in evaluation.previously_pending]
+    state.record_matches(es, watchlist.id, to_record, state.PENDING, now)
+    state.record_matches(es, watchlist.id, evaluation.duplicates, state.SENT, now)
+    state.save_watchlist_state(
+        es, watchlist.id, watermark=evaluation.watermark, last_evaluated_at=now
+    )
+    config = smtp_config(timeout=settings.smtp_timeout_seconds)
+    message = render(evaluation, settings, now, config.mail_from)
+    if message is None:
+        return True
+    try:
+        attempts = send_message(
+            message,
+            config,
+            attempts=settings.smtp_attempts,
+            backoff_seconds=settings.smtp_backoff_seconds,
+        )
+    except DeliveryError as exc:
+        LOGGER.error("watchlist %s: %s", watchlist.id, exc)
+        doc_ids = [a["doc_id"] for a in evaluation.new]
+        state.record_failure(es, watchlist.id, doc_ids, str(exc), settings.smtp_attempts)
+        result.pending += len(doc_ids)
+        result.errors.append({"watchlist": watchlist.id, "stage": "send", "error": str(exc)})
+        return False
+    state.record_matches(es, watchlist.id, evaluation.new, state.SENT, _utc(None))
+    result.emails_sent += 1
+    result.entries_sent += len(evaluation.entries)
+    LOGGER.info(
+        "watchlist %s: sent %d entries (%d articles) in %d attempt(s)",
+        watchlist.id,
+        len(evaluation.entries),
+        len(evaluation.new),
+        attempts,
+    )
+    return True
+
+
+def _run_one(
+    es: Elasticsearch,
+    watchlist: Watchlist,
+    settings: AlertSettings,
+    mode: str,
+    now: datetime,
+    result: AlertRunResult,
+) -> None:
+    saved = state.get_watchlist_state(es, watchlist.id) if mode == "digest" else {}
+    last_digest = _parse_time(saved.get("last_digest_at"))
+    if mode == "digest" and not digest_due(watchlist.digest_schedule(), last_digest, now):
+        LOGGER.info("watchlist %s: digest not due", watchlist.id)
+        return
+    evaluation = evaluate(es, watchlist, settings, now)
+    delivered = _deliver(es, evaluation, settings, now, result)
+    if mode == "digest" and delivered:
+        state.save_watchlist_state(es, watchlist.id, last_digest_at=now)
+
+
+def run_alerts(
+    *,
+    es: Elasticsearch | None = None,
+    mode: str = "immediate",
+    now: datetime | None = None,
+    watchlists_path: Path | None = None,
+) -> AlertRunResult:
+    """Evaluate the watchlists of this mode and send their alert mails.
+
+    ``mode="immediate"`` evaluates the immediate watchlists; ``mode="digest"`` sends the
+    digests that are due. Safe to call after every indexing run: a rerun sends nothing.
+    Errors (an invalid watchlist or query, a failed send) are reported per watchlist in
+    ``errors`` while the other watchlists still run.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    now = _utc(now)
+    loaded = load_watchlists(watchlists_path)
+    result = AlertRunResult(errors=list(loaded.errors))
+    client = es or get_client()
+    try:
+        state.ensure_state_indices(client)
+        for watchlist in loaded.watchlists:
+            if watchlist.enabled and watchlist.mode == mode:
+                _run_guarded(client, watchlist, loaded.settings, mode, now, result)
+    finally:
+        if es is None:
+            client.close()
+    LOGGER.info("alerts run (%s): %s", mode, result)
+    return result
+
+
+def _run_guarded(
+    es: Elasticsearch,
+    watchlist: Watchlist,
+    settings: AlertSettings,
+    mode: str,
+    now: datetime,
+    result: AlertRunResult,
+) -> None:
+    try:
+        _run_one(es, watchlist, settings, mode, now, result)
+    except (ApiError, TransportError) as exc:
+        reason = es_error_reason(exc)
+        LOGGER.error("watchlist %s failed: %s", watchlist.id, reason)
+        result.errors.append({"watchlist": watchlist.id, "stage": "search", "error": reason})
+
+
+def dry_run(
+    key: str,
+    *,
+    es: Elasticsearch | None = None,
+    now: datetime | None = None,
+    watchlists_path: Path | None = None,
+) -> tuple[Evaluation, EmailMessage | None]:
+    """What a watchlist would send now, without writing any state or sending anything."""
+    loaded = load_watchlists(watchlists_path)
+    watchlist = loaded.find(key)
+    if watchlist is None:
+        raise KeyError(f"no watchlist {key!r} in {loaded.path}")
+    client = es or get_client()
+    try:
+        state.ensure_state_indices(client)
+        now = _utc(now)
+        evaluation = evaluate(client, watchlist, loaded.settings, now)
+        message = render(evaluation, loaded.settings, now, get_settings().mail_from)
+    finally:
+        if es is None:
+            client.close()
+    return evaluation, message

@@ -1,0 +1,177 @@
+"""Alert state kept in Elasticsearch: per-watchlist watermarks and per-match sent-state.
+
+- ``<prefix>-alerts-state``: one document per watchlist (``_id`` = watchlist id) with the
+  ``watermark`` (the highest ``indexed_at`` already evaluated), ``last_evaluated_at`` and
+  ``last_digest_at``.
+- ``<prefix>-alerts-sent``: one document per watchlist and article (``_id`` =
+  ``<watchlist>:<doc_id>``) with ``status`` ``pending`` (matched, not yet delivered) or
+  ``sent``. A match is written as pending *before* the watermark moves and marked sent only
+  after the SMTP server accepted the mail, so a failed send loses nothing.
+
+Mappings are the JSON files in ``kzmon/alerts/mappings/``. Only plain document APIs are used
+(no painless scripts, no percolator).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, helpers
+
+from kzmon.settings import get_settings
+
+LOGGER = logging.getLogger(__name__)
+
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+PENDING = "pending"
+SENT = "sent"
+# Pending matches read back per watchlist and run; more than this waits for the next run.
+MAX_PENDING = 1000
+
+
+def state_index() -> str:
+    """Name of the watermark index."""
+    return f"{get_settings().es_index_prefix}-alerts-state"
+
+
+def sent_index() -> str:
+    """Name of the sent-state index."""
+    return f"{get_settings().es_index_prefix}-alerts-sent"
+
+
+def ensure_state_indices(es: Elasticsearch) -> None:
+    """Create both state indices from their JSON mappings when they do not exist."""
+    for name, mapping_file in (
+        (state_index(), "alerts-state.json"),
+        (sent_index(), "alerts-sent.json"),
+    ):
+        if es.indices.exists(index=name):
+            continue
+        body = json.loads((MAPPINGS_DIR / mapping_file).read_text(encoding="utf-8"))
+        try:
+            es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+        except ApiError as exc:
+            if exc.status_code != 400 or "already_exists" not in str(exc):
+                raise
+        LOGGER.info("created alert state index %s", name)
+
+
+def sent_id(watchlist_id: str, doc_id: str) -> str:
+    """The sent-state document id for a watchlist and an article."""
+    return f"{watchlist_id}:{doc_id}"
+
+
+def get_watchlist_state(es: Elasticsearch, watchlist_id: str) -> dict[str, Any]:
+    """The state document of a watchlist (empty when it was never evaluated)."""
+    response = es.options(ignore_status=404).get(index=state_index(), id=watchlist_id)
+    return dict(response.body.get("_source") or {})
+
+
+def save_watchlist_state(es: Elasticsearch, watchlist_id: str, **fields: Any) -> None:
+    """Merge `fields` (datetimes become ISO strings) into the watchlist's state document."""
+    doc = {"watchlist": watchlist_id}
+    doc.update({k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()})
+    es.update(index=state_index(), id=watchlist_id, doc=doc, doc_as_upsert=True, refresh="wait_for")
+
+
+def pending_doc_ids(es: Elasticsearch, watchlist_id: str) -> list[str]:
+    """Article ids matched earlier for this watchlist but not delivered yet."""
+    response = es.search(
+        index=sent_index(),
+        query={
+            "bool": {
+                "filter": [{"term": {"watchlist": watchlist_id}}, {"term": {"status": PENDING}}]
+            }
+        },
+        size=MAX_PENDING,
+        sort=[{"matched_at": "asc"}],
+        source=["doc_id"],
+    )
+    return [hit["_source"]["doc_id"] for hit in response["hits"]["hits"]]
+
+
+def sent_status(es: Elasticsearch, watchlist_id: str, doc_ids: list[str]) -> dict[str, str]:
+    """The recorded status of each article for this watchlist (absent: never matched)."""
+    if not doc_ids:
+        return {}
+    ids = [sent_id(watchlist_id, doc_id) for doc_id in doc_ids]
+    response = es.mget(index=sent_index(), ids=ids, source=["doc_id", "status"])
+    return {
+        doc["_source"]["doc_id"]: doc["_source"]["status"]
+        for doc in response["docs"]
+        if doc.get("found")
+    }
+
+
+def sent_content_hashes(es: Elasticsearch, watchlist_id: str, hashes: list[str]) -> set[str]:
+    """Which of these content hashes were already emailed for this watchlist."""
+    if not hashes:
+        return set()
+    response = es.search(
+        index=sent_index(),
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"watchlist": watchlist_id}},
+                    {"term": {"status": SENT}},
+                    {"terms": {"content_hash": hashes}},
+                ]
+            }
+        },
+        size=len(hashes),
+        source=["content_hash"],
+    )
+    return {hit["_source"]["content_hash"] for hit in response["hits"]["hits"]}
+
+
+def record_matches(
+    es: Elasticsearch, watchlist_id: str, hits: list[dict[str, Any]], status: str, now: datetime
+) -> None:
+    """Write (or overwrite) the sent-state of these articles with `status`."""
+    actions = [
+        {
+            "_op_type": "update",
+            "_index": sent_index(),
+            "_id": sent_id(watchlist_id, hit["doc_id"]),
+            "doc": _sent_doc(watchlist_id, hit, status, now),
+            "doc_as_upsert": True,
+        }
+        for hit in hits
+    ]
+    if actions:
+        helpers.bulk(es, actions, refresh="wait_for")
+
+
+def _sent_doc(watchlist_id: str, hit: dict[str, Any], status: str, now: datetime) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "watchlist": watchlist_id,
+        "doc_id": hit["doc_id"],
+        "content_hash": hit.get("content_hash") or None,
+        "status": status,
+    }
+    if status == PENDING:
+        doc["matched_at"] = now.isoformat()
+    else:
+        doc["sent_at"] = now.isoformat()
+    return doc
+
+
+def record_failure(
+    es: Elasticsearch, watchlist_id: str, doc_ids: list[str], error: str, attempts: int
+) -> None:
+    """Note a failed delivery on pending matches (they stay pending)."""
+    actions = [
+        {
+            "_op_type": "update",
+            "_index": sent_index(),
+            "_id": sent_id(watchlist_id, doc_id),
+            "doc": {"last_error": error[:2000], "attempts": attempts},
+        }
+        for doc_id in doc_ids
+    ]
+    if actions:
+        helpers.bulk(es, actions, refresh="wait_for")
