@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
+
+from kzmon.orchestration import START_DATE, default_args
 
 
 @dag(
     dag_id="kzmon_smoke",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
+    max_active_runs=1,
     tags=["kzmon", "ops"],
-    default_args={"owner": "kzmon", "retries": 2},
+    default_args=default_args(),
 )
 def kzmon_smoke():
     @task

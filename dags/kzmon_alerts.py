@@ -1,0 +1,50 @@
+"""Alert emails: runs whenever an indexing task updates the articles Asset, not on a timer.
+
+Immediate watchlists are evaluated on every run; digests go out when their hour has come.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, get_current_context, task
+
+from kzmon.orchestration import ARTICLES_ASSET, START_DATE, default_args
+
+
+@dag(
+    dag_id="kzmon_alerts",
+    description="Mail analysts the new matches of their watchlists",
+    schedule=[ARTICLES_ASSET],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["kzmon", "alerts"],
+    default_args=default_args(),
+)
+def kzmon_alerts():
+    @task
+    def immediate() -> dict:
+        from kzmon import tasks
+
+        return tasks.alerts("immediate")
+
+    @task
+    def digest() -> dict:
+        from kzmon import tasks
+
+        return tasks.alerts("digest")
+
+    @task
+    def record(immediate_out: dict, digest_out: dict) -> dict:
+        from kzmon import tasks
+
+        ctx = get_current_context()
+        alerted = {"alerted": immediate_out["alerted"] + digest_out["alerted"]}
+        return tasks.record_run("kzmon_alerts", ctx["run_id"], None, alerted)
+
+    first = immediate()
+    second = digest()
+    first >> second
+    record(first, second)
+
+
+kzmon_alerts()

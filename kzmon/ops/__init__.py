@@ -1,0 +1,1 @@
+"""Operations: run metrics and pipeline health in the ops index."""

@@ -1,0 +1,152 @@
+"""The functions Airflow tasks call: one per task, each wiring one stage.
+
+They take and return only paths, ids and counts (what XCom carries), never article bodies.
+Each is idempotent for its run: crawl output goes to the run's own folder, documents are
+upserted by deterministic id, run metrics overwrite their own document.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from kzmon.orchestration import safe_run_id
+
+LOGGER = logging.getLogger(__name__)
+
+
+def _as_date(value: str | date | None) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def crawl(
+    outlet_id: str,
+    run_id: str,
+    mode: str = "incremental",
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """Crawl one outlet (a Scrapy subprocess); return the run folder and counts."""
+    from spiders.run import crawl as run_crawl
+
+    result = run_crawl(
+        outlet_id,
+        run_id=safe_run_id(run_id),
+        mode=mode,
+        since=_as_date(since),
+        until=_as_date(until),
+    )
+    counts = result.summary.get("counts", {})
+    return {
+        "outlet": outlet_id,
+        "run_dir": str(result.run_dir),
+        "pages_path": str(result.pages_path),
+        "errors_path": str(result.errors_path),
+        "counts": {k: v for k, v in counts.items() if isinstance(v, int)},
+    }
+
+
+def enrich(crawl_out: dict[str, Any]) -> dict[str, Any]:
+    """Extract and tag the crawl batch; return the articles file and counts."""
+    from enrich.batch import enrich_batch
+
+    return enrich_batch(Path(crawl_out["pages_path"])).as_dict()
+
+
+def index(enrich_out: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Index the batch's articles (set-up first, idempotent); return counts."""
+    from kzmon.es import get_client
+    from kzmon.indexer import index_batch_file
+    from kzmon.indexer.setup import ensure_setup
+
+    es = get_client()
+    ensure_setup(es)
+    result = index_batch_file(Path(enrich_out["articles_path"]), es=es, run_id=run_id)
+    if result.failed and not result.dead_lettered:
+        raise RuntimeError(f"{result.failed} documents failed and were not dead-lettered")
+    return {
+        "indexed": result.indexed,
+        "index_failed": result.failed,
+        "dead_lettered": result.dead_lettered,
+        "doc_ids": len(result.doc_ids),
+    }
+
+
+def record_run(
+    dag_id: str,
+    run_id: str,
+    outlet: str | None,
+    *parts: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the run's counts (crawl, enrich, index, alerts) to the ops index."""
+    from kzmon.es import get_client
+    from kzmon.ops.metrics import record_run as write
+
+    counts: dict[str, Any] = {}
+    for part in parts:
+        counts.update(part.get("counts", {}))
+        counts.update({k: v for k, v in part.items() if isinstance(v, int)})
+    return write(get_client(), dag_id=dag_id, run_id=run_id, outlet=outlet, counts=counts)["counts"]
+
+
+def alerts(mode: str) -> dict[str, Any]:
+    """Evaluate the watchlists (``immediate`` or ``digest``) and send what is due."""
+    from kzmon.alerts import run_alerts
+
+    result = run_alerts(mode=mode)
+    for error in result.errors:
+        LOGGER.error("watchlist error: %s", error)
+    return {
+        "emails_sent": result.emails_sent,
+        "entries_sent": result.entries_sent,
+        "pending": result.pending,
+        "errors": len(result.errors),
+        "alerted": result.entries_sent,
+    }
+
+
+def health(now: str | None = None) -> dict[str, Any]:
+    """Assess every outlet and the cluster, record it; mail ops about outlets newly in trouble."""
+    from kzmon.es import get_client
+    from kzmon.ops import health as ops_health
+    from spiders.registry import load_outlets
+
+    when = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    es = get_client()
+    outlets = [(o.id, float(o.expected_cadence_hours)) for o in load_outlets()]
+    report = ops_health.assess(es, outlets, now=when)
+    newly_bad = ops_health.record(es, report)
+    if newly_bad:
+        _mail_ops(
+            f"[kzmon] {len(newly_bad)} outlet(s) need attention",
+            ops_health.summary_text(report, newly_bad),
+        )
+    return {
+        "problems": report.problems,
+        "notified": [o.outlet for o in newly_bad],
+        "cluster_status": report.cluster_status,
+    }
+
+
+def _mail_ops(subject: str, text: str) -> None:
+    """Mail ops through the same SMTP connection the failure notifier uses."""
+    import html
+    import os
+
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from kzmon.settings import get_settings
+
+    settings = get_settings()
+    conn_id = os.environ.get("KZMON_SMTP_CONN_ID", "smtp_default")
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        hook.send_email_smtp(
+            to=settings.ops_email,
+            from_email=settings.mail_from,
+            subject=subject,
+            html_content=f"<pre>{html.escape(text)}</pre>",
+        )
