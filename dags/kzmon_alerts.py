@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 
-from kzmon.orchestration import ARTICLES_ASSET, START_DATE, default_args
+from kzmon.orchestration import ARTICLES_ASSET, START_DATE, default_args, run_time
 
 
 @dag(
@@ -39,7 +39,7 @@ def kzmon_alerts():
 
         ctx = get_current_context()
         alerted = {"alerted": immediate_out["alerted"] + digest_out["alerted"]}
-        return tasks.record_run("kzmon_alerts", ctx["run_id"], None, alerted)
+        return tasks.record_run("kzmon_alerts", ctx["run_id"], None, run_time(ctx), alerted)
 
     first = immediate()
     second = digest()

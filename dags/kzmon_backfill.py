@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_args
+from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_args, run_time
 from spiders.registry import load_outlets
 
 
@@ -54,7 +54,7 @@ def kzmon_backfill():
         ctx = get_current_context()
         outlet = ctx["params"]["outlet"]
         return tasks.record_run(
-            "kzmon_backfill", ctx["run_id"], outlet, crawl_out, enrich_out, index_out
+            "kzmon_backfill", ctx["run_id"], outlet, run_time(ctx), crawl_out, enrich_out, index_out
         )
 
     crawled = crawl()

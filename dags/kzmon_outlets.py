@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 
-from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_args
+from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_args, run_time
 from spiders.registry import load_outlets
 
 
@@ -50,7 +50,13 @@ def build_outlet_dag(outlet_id: str, name: str, schedule: str):
 
             ctx = get_current_context()
             return tasks.record_run(
-                ctx["dag"].dag_id, ctx["run_id"], outlet_id, crawl_out, enrich_out, index_out
+                ctx["dag"].dag_id,
+                ctx["run_id"],
+                outlet_id,
+                run_time(ctx),
+                crawl_out,
+                enrich_out,
+                index_out,
             )
 
         crawled = crawl()

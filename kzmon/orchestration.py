@@ -71,6 +71,12 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     return args
 
 
+def run_time(context: Any) -> str:
+    """The moment a run stands for: its data-interval end, else its logical date (ISO)."""
+    when = context.get("data_interval_end") or context.get("logical_date")
+    return when.isoformat() if when else ""
+
+
 def safe_run_id(run_id: str) -> str:
     """A run id usable as a folder name (Airflow's contain ':' and '+')."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)

@@ -80,9 +80,13 @@ def record_run(
     dag_id: str,
     run_id: str,
     outlet: str | None,
+    at: str | None,
     *parts: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the run's counts (crawl, enrich, index, alerts) to the ops index."""
+    """Write the run's counts (crawl, enrich, index, alerts) to the ops index.
+
+    ``at`` is the run's data-interval end (ISO), so a rerun writes the same document.
+    """
     from kzmon.es import get_client
     from kzmon.ops.metrics import record_run as write
 

@@ -1,8 +1,9 @@
 """Pipeline health: is each outlet still publishing, and are its error rates normal?
 
-Per outlet: hours since its newest indexed article against its usual cadence (the registry's
-``expected_cadence_hours``), and over the recent runs (the ops index's run documents) the fetch
-error rate, extraction failure rate and empty-text rate, with a jump check on the latest run.
+Per outlet: hours since a run last found an article new to the pipeline, against its usual
+cadence (the registry's ``expected_cadence_hours``), and over the recent runs (the ops index's
+run documents) the fetch error rate, extraction failure rate and empty-text rate, with a jump
+check on the latest run.
 For the cluster: health status, article index size, free disk in the data folder.
 The report goes to the ops index (``kind: health``) and, when an outlet's status turns bad,
 to the ops mailbox.
@@ -46,6 +47,7 @@ class OutletHealth:
     status: str = "ok"
     articles: int = 0
     last_published_at: str | None = None
+    last_new_article_at: str | None = None
     hours_since_last_article: float | None = None
     expected_cadence_hours: float = 1.0
     runs: int = 0
@@ -91,6 +93,7 @@ def _jumped(latest: float, earlier: list[float]) -> bool:
 
 
 def _last_articles(es: Elasticsearch, now: datetime) -> dict[str, tuple[int, str | None]]:
+    """Per outlet: how many articles are indexed and the newest ``published_at``."""
     alias = f"{get_settings().es_index_prefix}-articles"
     if not es.indices.exists_alias(name=alias):
         return {}
@@ -109,6 +112,29 @@ def _last_articles(es: Elasticsearch, now: datetime) -> dict[str, tuple[int, str
     for bucket in resp["aggregations"]["outlets"]["buckets"]:
         out[bucket["key"]] = (bucket["doc_count"], bucket["last"].get("value_as_string"))
     return out
+
+
+def _last_new_article_at(es: Elasticsearch, outlet: str, now: datetime) -> str | None:
+    """When a run last found an article new to the pipeline (its run document's ``at``)."""
+    if not es.indices.exists(index=ops_index()):
+        return None
+    resp = es.search(
+        index=ops_index(),
+        size=1,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"kind": "run"}},
+                    {"term": {"outlet": outlet}},
+                    {"range": {"counts.new": {"gt": 0}}},
+                    {"range": {"at": {"lte": now.isoformat()}}},
+                ]
+            }
+        },
+        sort=[{"at": "desc"}],
+    )
+    hits = resp["hits"]["hits"]
+    return hits[0]["_source"]["at"] if hits else None
 
 
 def _recent_runs(es: Elasticsearch, outlet: str, now: datetime) -> list[dict[str, int]]:
@@ -135,14 +161,20 @@ def assess_outlet(
     outlet: str,
     expected_cadence_hours: float,
     last: tuple[int, str | None],
+    last_new_at: str | None,
     runs: list[dict[str, int]],
     now: datetime,
 ) -> OutletHealth:
-    """Judge one outlet from its newest article and its recent runs (newest run first)."""
+    """Judge one outlet from when it last gave a new article and its recent runs.
+
+    ``last`` is (articles indexed, newest ``published_at``); ``last_new_at`` is when a run
+    last found a new article (None: never); ``runs`` are the recent run counts, newest first.
+    """
     health = OutletHealth(outlet=outlet, expected_cadence_hours=expected_cadence_hours)
     health.articles, health.last_published_at = last
-    if health.last_published_at:
-        newest = datetime.fromisoformat(health.last_published_at.replace("Z", "+00:00"))
+    health.last_new_article_at = last_new_at
+    if last_new_at:
+        newest = datetime.fromisoformat(last_new_at.replace("Z", "+00:00"))
         health.hours_since_last_article = round((now - newest).total_seconds() / 3600, 2)
         if health.hours_since_last_article > QUIET_FACTOR * expected_cadence_hours:
             health.problems.append(
@@ -150,7 +182,7 @@ def assess_outlet(
                 f"(usual cadence {expected_cadence_hours:g} h)"
             )
     else:
-        health.problems.append("quiet: no article indexed yet")
+        health.problems.append("quiet: no new article seen yet")
     health.runs = len(runs)
     totals: dict[str, int] = {}
     for counts in runs:
@@ -177,7 +209,14 @@ def assess(
     settings = get_settings()
     last = _last_articles(es, now)
     results = [
-        assess_outlet(oid, cadence, last.get(oid, (0, None)), _recent_runs(es, oid, now), now)
+        assess_outlet(
+            oid,
+            cadence,
+            last.get(oid, (0, None)),
+            _last_new_article_at(es, oid, now),
+            _recent_runs(es, oid, now),
+            now,
+        )
         for oid, cadence in outlets
     ]
     alias = f"{settings.es_index_prefix}-articles"
