@@ -1,0 +1,138 @@
+"""Unit tests of the tagger: contract shape, normalisation, inflection, disambiguation."""
+
+from __future__ import annotations
+
+import pytest
+
+import enrich.tagging
+from enrich.tagging import INCIDENT_TYPES, Tagger
+from enrich.tagging.taxonomy import expand_alias, expand_braces, iter_patterns, load_taxonomy
+
+
+def _tag(tagger: Tagger, text: str, title: str = "") -> dict:
+    return tagger.tag({"title": title, "text": text})
+
+
+def _names(result: dict, etype: str) -> set[str]:
+    return {e["name"] for e in result["entities"] if e["type"] == etype}
+
+
+def test_result_shape_matches_contract(tagger: Tagger) -> None:
+    text = "Police in Aktobe detained members of Jund al-Khilafah, the KNB said."
+    result = _tag(tagger, text)
+    assert set(result) == {"entities", "incident_types", "kz_security", "taxonomy_version"}
+    assert result["taxonomy_version"] == enrich.tagging.TAXONOMY_VERSION == tagger.version
+    for entity in result["entities"]:
+        keys = {"id", "type", "name", "mentions", "first_offset"}
+        assert set(entity) == (keys | {"geo"} if entity["type"] == "place" else keys)
+    aktobe = next(e for e in result["entities"] if e["id"] == "place:aktobe")
+    assert aktobe["first_offset"] == text.index("Aktobe")
+    assert set(aktobe["geo"]) == {"lat", "lon"}
+    assert set(result["kz_security"]) == {"relevant", "score", "reasons"}
+    assert 0 <= result["kz_security"]["score"] <= 1
+    assert set(result["incident_types"]) <= set(INCIDENT_TYPES)
+
+
+def test_incident_vocabulary_is_exact() -> None:
+    assert tuple(load_taxonomy().incidents) == INCIDENT_TYPES
+
+
+def test_ids_are_stable_and_unique() -> None:
+    taxonomy = load_taxonomy()
+    assert "place:aktobe" in taxonomy.entities
+    assert "group:jund-al-khilafah" in taxonomy.entities
+    assert "person:nursultan-nazarbayev" in taxonomy.entities
+    assert "org:knb" in taxonomy.entities
+
+
+def test_no_alias_points_to_two_entities() -> None:
+    owners: dict[str, set[str]] = {}
+    for key, pattern in iter_patterns(load_taxonomy()):
+        if pattern.kind == "entity":
+            owners.setdefault(key, set()).add(pattern.ref)
+    clashes = {key: refs for key, refs in owners.items() if len(refs) > 1}
+    assert clashes == {}
+
+
+def test_brace_and_stem_expansion() -> None:
+    assert expand_braces("Актюбинск{ая|ой} обл") == ["Актюбинская обл", "Актюбинской обл"]
+    assert expand_alias("Jund al-Khilafah", 4) == [(" jund al khilafah", False, False)]
+    assert expand_alias("?Oral", 4) == [(" oral", True, False)]
+    assert expand_alias("Астан~", 4) == [(" астан", False, True)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Soldiers of the Jund al Khilafah group", "Jund al-Khilafah"),
+        ("JUND AL-KHILAFAH claimed the attack", "Jund al-Khilafah"),
+        ("the Jund-al-Khilafah cell", "Jund al-Khilafah"),
+        ("Хизб ут-Тахрир запрещена", "Hizb ut-Tahrir"),
+        ("членов «Исламского государства»", "Islamic State"),
+        ("Ислам мемлекеті тобының мүшелері", "Islamic State"),
+    ],
+)
+def test_group_spelling_variants(tagger: Tagger, text: str, expected: str) -> None:
+    assert _names(_tag(tagger, text), "group") == {expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("взрыв в Актобе", {"Aktobe"}),
+        ("в Актюбинской области", {"Aktobe Region"}),
+        ("Актюбинская область", {"Aktobe Region"}),
+        ("в Жанаозене", {"Zhanaozen"}),
+        ("из Караганды и под Карагандой", {"Karaganda"}),
+        ("Ақтөбеде жарылыс болды", {"Aktobe"}),
+        ("Ақтөбе облысында", {"Aktobe Region"}),
+        ("Жаңаөзенде", {"Zhanaozen"}),
+        ("Қарағандыда", {"Karaganda"}),
+        ("in Aqtobe and Aktyubinsk", {"Aktobe"}),
+        ("Shimkent, Chimkent", {"Shymkent"}),
+        ("Alma-Ata", {"Almaty"}),
+        ("Nur-Sultan, formerly Tselinograd", {"Astana"}),
+        ("Mangistau oblast", {"Mangystau Region"}),
+        ("Mangyshlak Province", {"Mangystau Region"}),
+        ("Ust-Kamenogorsk", {"Oskemen"}),
+        ("Guryev", {"Atyrau"}),
+    ],
+)
+def test_place_variants_and_inflection(tagger: Tagger, text: str, expected: set[str]) -> None:
+    assert _names(_tag(tagger, text), "place") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The court heard oral arguments on Monday.",
+        "Oral history projects in Kazakhstan collect memories.",
+        "Aktobeneft and Astanagaz are companies.",
+        "The Moscow Times reported the story.",
+        "Они вернулись из семей, которые живут в горах.",
+    ],
+)
+def test_no_tags_inside_words_or_for_common_words(tagger: Tagger, text: str) -> None:
+    assert _names(_tag(tagger, text), "place") == set()
+
+
+def test_ambiguous_alias_tagged_in_context(tagger: Tagger) -> None:
+    text = "Police in the western city of Oral detained two men."
+    assert _names(_tag(tagger, text), "place") == {"Oral, Kazakhstan"}
+    assert _names(_tag(tagger, "В городе Орал задержаны двое."), "place") == {"Oral, Kazakhstan"}
+
+
+def test_negated_incident_dropped(tagger: Tagger) -> None:
+    result = _tag(tagger, "The attacks were not suicide bombings, prosecutors said.")
+    assert "suicide_attack" not in result["incident_types"]
+
+
+def test_title_only_entity_has_offset_minus_one(tagger: Tagger) -> None:
+    result = _tag(tagger, "Nothing here.", title="Blast in Atyrau")
+    atyrau = next(e for e in result["entities"] if e["id"] == "place:atyrau")
+    assert atyrau["first_offset"] == -1
+    assert "bombing" in result["incident_types"]
+
+
+def test_get_tagger_is_cached() -> None:
+    assert enrich.tagging.get_tagger() is enrich.tagging.get_tagger()
