@@ -61,12 +61,6 @@ class Scan:
             self._starts += [m.start() for m in itertools.islice(self._iter, need)]
         return self._starts[token_index]
 
-    def original(self, hit: Hit) -> str:
-        """The original text of the first token of ``hit``."""
-        start = self.offset(self.token_index(hit.start))
-        match = WORD_RE.match(self.text, start)
-        return match.group(0) if match else ""
-
 
 class Matcher:
     """The compiled automaton plus the matching rules from ``meta.yaml``."""
@@ -78,6 +72,7 @@ class Matcher:
         self.negators_before = {w.lower() for w in meta.negators_before}
         self.negators_after = {w.lower() for w in meta.negators_after}
         self.negation_window = meta.negation_window
+        self.negative_infixes = tuple(meta.kk_negative_infixes)
         # The context window is counted in tokens; a token averages ~7 characters in the
         # joined string (measured on the sample articles), so the character window is 7x.
         self.context_chars = meta.context_window * 7
@@ -86,16 +81,9 @@ class Matcher:
         for key, pattern in iter_patterns(taxonomy):
             by_ref = grouped.setdefault(key, {})
             seen = by_ref.get((pattern.kind, pattern.ref))
-            if seen is not None:
-                # The same key from two languages (ru "?Семей", kk "Семей"): ambiguous if
-                # either is, a stem if either is.
-                pattern = Pattern(
-                    kind=pattern.kind,
-                    ref=pattern.ref,
-                    ambiguous=seen.ambiguous or pattern.ambiguous,
-                    stem=seen.stem or pattern.stem,
-                )
-            by_ref[(pattern.kind, pattern.ref)] = pattern
+            # The same key from two languages (ru "?Семей", kk "Семей") keeps the strictest
+            # conditions and the widest inflection.
+            by_ref[(pattern.kind, pattern.ref)] = pattern if seen is None else _merge(seen, pattern)
         for key, by_ref in grouped.items():
             self.automaton.add_word(key, (len(key), tuple(by_ref.values())))
         self.automaton.make_automaton()
@@ -119,8 +107,14 @@ class Matcher:
                 out += [Hit(start, end, p) for p in patterns]
                 continue
             token_end = joined.find(" ", end)
-            if joined[end:token_end] in self.suffixes:
-                out += [Hit(start, token_end, p) for p in patterns if p.stem]
+            rest = joined[end:token_end]
+            inflected = rest in self.suffixes
+            free = not rest.startswith(self.negative_infixes)
+            out += [
+                Hit(start, token_end, p)
+                for p in patterns
+                if (p.stem and inflected) or (p.prefix and free)
+            ]
         return out
 
     def _negated(self, scan: Scan, hit: Hit) -> bool:
@@ -131,8 +125,8 @@ class Matcher:
         )
 
     def _disambiguate(self, scan: Scan, hits: list[Hit]) -> list[Hit]:
-        """Keep an ambiguous hit only if capitalised and a cue or a sure place is near."""
-        if not any(h.pattern.ambiguous for h in hits):
+        """Apply the capital-letter and context conditions of ``^`` and ``?`` aliases."""
+        if not any(h.pattern.capital for h in hits):
             return hits
         anchors = [
             h.start
@@ -140,18 +134,36 @@ class Matcher:
             if h.pattern.kind in ("cue", "kz_term")
             or (h.pattern.kind == "entity" and not h.pattern.ambiguous)
         ]
-        keep = []
-        for hit in hits:
-            if hit.pattern.ambiguous and not self._confirmed(scan, hit, anchors):
-                continue
-            keep.append(hit)
-        return keep
+        return [h for h in hits if not h.pattern.capital or self._confirmed(scan, h, anchors)]
 
     def _confirmed(self, scan: Scan, hit: Hit, anchors: list[int]) -> bool:
-        first = scan.original(hit)
-        if not first[:1].isupper():
+        offset = scan.offset(scan.token_index(hit.start))
+        if not scan.text[offset : offset + 1].isupper():
             return False
+        if not hit.pattern.ambiguous:
+            return True
+        if _sentence_initial(scan.text, offset):
+            # Capitalised only because it starts a sentence or a title: needs a cue as the very
+            # next token ("Oral city", "Орал қаласында").
+            return hit.end in anchors
         return any(abs(pos - hit.start) <= self.context_chars for pos in anchors)
+
+
+def _sentence_initial(text: str, offset: int) -> bool:
+    """True when only spaces, quotes or brackets separate ``offset`` from a sentence start."""
+    before = text[max(0, offset - 8) : offset].rstrip(" \t«\"'“‘(")
+    return not before or before[-1] in ".!?\n:"
+
+
+def _merge(a: Pattern, b: Pattern) -> Pattern:
+    return Pattern(
+        kind=a.kind,
+        ref=a.ref,
+        ambiguous=a.ambiguous or b.ambiguous,
+        capital=a.capital or b.capital,
+        stem=a.stem or b.stem,
+        prefix=a.prefix or b.prefix,
+    )
 
 
 def _leftmost_longest(candidates: list[Hit]) -> list[Hit]:

@@ -2,15 +2,16 @@
 
 Two strengths, each ``1 - exp(-points)`` so that evidence adds up but saturates at 1:
 
-- Kazakhstan: mentions of Kazakhstan/Kazakh (capped), distinct Kazakh places and Kazakh
-  security bodies, each with a weight from ``relevance.yaml``;
+- Kazakhstan: mentions of Kazakhstan/Kazakh (capped), distinct Kazakh places, Kazakh people
+  (officials, Kazakh militants) and Kazakh security bodies, each weighted in ``relevance.yaml``;
 - security: distinct incident types (each with its own weight in ``incidents.yaml``), distinct
   militant groups, security terms (terrorism, extremist, ...; capped), security bodies.
 
-``focus`` = share of place-like mentions that are Kazakh (Kazakhstan terms + Kazakh places) over
-all place mentions, divided by ``share_floor`` and capped at 1: a Syria story that names
-Kazakhstan in passing has a low share. ``score = kz * security * focus``; ``relevant`` when
-``score >= threshold``. ``reasons`` lists what fired.
+``focus`` = share of place-like mentions that are Kazakh (Kazakhstan terms, Kazakh places and
+people) over those plus foreign place mentions, divided by ``share_floor`` and capped at 1: a
+Syria story that names Kazakhstan in passing has a low share.
+``score = kz * security * focus``; ``relevant`` when ``score >= threshold``.
+``reasons`` lists what fired.
 """
 
 from __future__ import annotations
@@ -45,16 +46,20 @@ def score(evidence: Evidence, taxonomy: Taxonomy) -> dict:
     rel = taxonomy.relevance
     w, caps = rel.weights, rel.caps
     entities = taxonomy.entities
-    kz_places, foreign_mentions, groups, kz_orgs, orgs = [], 0, [], [], []
-    kz_place_mentions = 0
+    kz_places, kz_people, groups, kz_orgs, orgs = [], [], [], [], []
+    kz_mentions, foreign_mentions = evidence.kz_terms, 0
     for entity_id, count in evidence.entity_mentions.items():
         entity = entities[entity_id]
         is_kz = entity.country == rel.kz_country
-        if entity.type == "place" and is_kz:
-            kz_places.append(entity.name)
-            kz_place_mentions += count
-        elif entity.type == "place":
-            foreign_mentions += count
+        if entity.type == "place":
+            if is_kz:
+                kz_places.append(entity.name)
+                kz_mentions += count
+            else:
+                foreign_mentions += count
+        elif entity.type == "person" and is_kz:
+            kz_people.append(entity.name)
+            kz_mentions += count
         elif entity.type == "group":
             groups.append(entity.name)
         elif entity.type == "organization":
@@ -62,6 +67,7 @@ def score(evidence: Evidence, taxonomy: Taxonomy) -> dict:
     kz_points = (
         w["kz_term"] * min(evidence.kz_terms, caps["kz_term"])
         + w["kz_place"] * min(len(kz_places), caps["kz_place"])
+        + w["kz_person"] * len(kz_people)
         + w["kz_org"] * len(kz_orgs)
         + (w["kz_title"] if evidence.title_kz else 0.0)
     )
@@ -72,11 +78,10 @@ def score(evidence: Evidence, taxonomy: Taxonomy) -> dict:
         + w["security_term"] * min(evidence.security_terms, caps["security_term"])
         + w["security_org"] * (len(kz_orgs) + len(orgs))
     )
-    kz_mentions = evidence.kz_terms + kz_place_mentions
     share = kz_mentions / (kz_mentions + foreign_mentions) if kz_mentions else 0.0
     focus = min(1.0, share / rel.share_floor)
     value = round(_saturate(kz_points) * _saturate(security_points) * focus, 3)
-    reasons = _reasons(evidence, kz_places, kz_orgs + orgs, groups, share)
+    reasons = _reasons(evidence, kz_places + kz_people, kz_orgs + orgs, groups, share)
     return {"relevant": value >= rel.threshold, "score": value, "reasons": reasons}
 
 
@@ -89,7 +94,7 @@ def _reasons(
     if evidence.title_kz:
         reasons.append("kazakhstan in title")
     if kz_places:
-        reasons.append("kazakh places: " + ", ".join(sorted(kz_places)))
+        reasons.append("kazakh places/people: " + ", ".join(sorted(kz_places)))
     if evidence.incidents:
         reasons.append("incidents: " + ", ".join(sorted(evidence.incidents)))
     if groups:

@@ -2,8 +2,12 @@
 
 Alias syntax (one string per alias, in ``aliases: {en: [...], ru: [...], kk: [...]}``):
 
-- ``?Oral`` — ambiguous: only tagged when written with a capital letter and a context cue
-  (``meta.yaml: context.cues``) or an unambiguous Kazakhstan place is near (see ``matcher``).
+- ``?Oral`` — ambiguous: only tagged when written with a capital letter (not just because it
+  starts a sentence) and a context cue (``meta.yaml: cues``), a Kazakhstan mention or an
+  unambiguous taxonomy entity is near (see ``matcher``).
+- ``^Астана`` — only tagged when written with a capital letter (Kazakh "астана" = "capital").
+- ``тыйым салын*`` — a final ``*`` accepts any continuation of the last token (Kazakh verb
+  forms: салынған, салынды), except a Kazakh negative infix (салынбаған).
 - ``Исламск{ое|ого|ому|им|ом} государств~`` — ``{a|b}`` expands to alternatives (for inflected
   words inside a phrase); a final ``~`` marks a stem that takes the inflection suffixes of
   ``meta.yaml: suffixes``. A final Cyrillic token of ``min_stem_len`` letters or more takes them
@@ -93,6 +97,7 @@ class Meta(BaseModel):
     admin_words: Aliases
     negators_before: list[str]
     negators_after: list[str]
+    kk_negative_infixes: list[str]
     negation_window: int
     context_window: int
     cues: Aliases
@@ -117,8 +122,10 @@ class Pattern:
 
     kind: str  # entity | incident | kz_term | security_term | cue | block
     ref: str  # entity id, incident id, or the term itself
-    ambiguous: bool
-    stem: bool
+    ambiguous: bool = False
+    stem: bool = False
+    capital: bool = False
+    prefix: bool = False
 
 
 @dataclass
@@ -180,22 +187,29 @@ def expand_braces(alias: str) -> list[str]:
     return out
 
 
-def expand_alias(alias: str, min_stem_len: int) -> list[tuple[str, bool, bool]]:
-    """Expand one alias string to ``(key, ambiguous, stem)`` triples.
+def expand_alias(alias: str, min_stem_len: int) -> list[tuple[str, dict]]:
+    """Expand one alias string to ``(key, flags)`` pairs (flags: the ``Pattern`` booleans).
 
     ``key`` is the normalised token string with a leading space (the automaton key).
     """
-    ambiguous = alias.startswith("?")
-    alias = alias.lstrip("?")
+    ambiguous, capital = alias.startswith("?"), alias.startswith("^")
+    alias = alias.lstrip("?^")
     out = []
     for variant in expand_braces(alias):
+        prefix = variant.endswith("*")
         explicit_stem = variant.endswith("~")
-        toks = tokens(variant.rstrip("~"))
+        toks = tokens(variant.rstrip("~*"))
         if not toks:
             continue
         last = toks[-1]
-        stem = explicit_stem or (is_cyrillic(last) and len(last) >= min_stem_len)
-        out.append((" " + " ".join(toks), ambiguous, stem))
+        stem = prefix or explicit_stem or (is_cyrillic(last) and len(last) >= min_stem_len)
+        flags = {
+            "ambiguous": ambiguous,
+            "capital": capital or ambiguous,
+            "stem": stem,
+            "prefix": prefix,
+        }
+        out.append((" " + " ".join(toks), flags))
     return out
 
 
@@ -223,8 +237,8 @@ def iter_patterns(taxonomy: Taxonomy) -> list[tuple[str, Pattern]]:
     raw += [(t, "block", "block") for lang in meta.blockers.values() for t in lang]
     out = []
     for alias, kind, ref in raw:
-        for key, ambiguous, stem in expand_alias(alias, meta.min_stem_len):
-            out.append((key, Pattern(kind=kind, ref=ref, ambiguous=ambiguous, stem=stem)))
+        for key, flags in expand_alias(alias, meta.min_stem_len):
+            out.append((key, Pattern(kind=kind, ref=ref, **flags)))
     return out
 
 

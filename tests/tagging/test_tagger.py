@@ -56,9 +56,12 @@ def test_no_alias_points_to_two_entities() -> None:
 
 def test_brace_and_stem_expansion() -> None:
     assert expand_braces("Актюбинск{ая|ой} обл") == ["Актюбинская обл", "Актюбинской обл"]
-    assert expand_alias("Jund al-Khilafah", 4) == [(" jund al khilafah", False, False)]
-    assert expand_alias("?Oral", 4) == [(" oral", True, False)]
-    assert expand_alias("Астан~", 4) == [(" астан", False, True)]
+    assert expand_alias("Jund al-Khilafah", 4)[0][0] == " jund al khilafah"
+    assert expand_alias("?Oral", 4)[0][1]["ambiguous"] is True
+    assert expand_alias("Астан~", 4) == [
+        (" астан", {"ambiguous": False, "capital": False, "stem": True, "prefix": False})
+    ]
+    assert expand_alias("тыйым салын*", 4)[0][1]["prefix"] is True
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,155 @@
+"""Quality gate: micro precision/recall per entity type and incident, relevance F1.
+
+The labelled set is the five real sample articles (text from ``../shared/samples/articles``,
+labels from ``../shared/samples/labels.json``) plus the texts of ``labelled.yaml``. Run with
+``-s`` to see the scores (they are printed for the lead to quote).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from enrich.tagging import Tagger
+
+HERE = Path(__file__).resolve().parent
+KINDS = {"places": "place", "groups": "group", "people": "person", "organizations": "organization"}
+RECALL_FLOOR = 0.95
+PRECISION_FLOOR = 0.9
+RELEVANCE_F1_FLOOR = 0.95
+
+
+@dataclass
+class Case:
+    """One labelled text: what goes into the tagger and what should come out."""
+
+    id: str
+    title: str
+    text: str
+    relevant: bool
+    expected: dict[str, set[str]]
+    also_ok: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Counts:
+    """Micro counts of one label kind."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _labels(raw: dict) -> dict[str, set[str]]:
+    out = {kind: set(raw.get(kind) or []) for kind in KINDS}
+    out["incidents"] = set(raw.get("incidents") or [])
+    return out
+
+
+def load_cases(shared_dir: Path) -> list[Case]:
+    """The five samples plus ``labelled.yaml``."""
+    data = yaml.safe_load((HERE / "labelled.yaml").read_text(encoding="utf-8"))
+    samples = json.loads((shared_dir / "samples" / "labels.json").read_text(encoding="utf-8"))
+    cases = []
+    for rel_path, raw in samples["articles"].items():
+        text = (shared_dir / "samples" / rel_path).read_text(encoding="utf-8")
+        also = _labels(data["sample_also_mentioned"].get(rel_path, {}))
+        cases.append(Case(rel_path, "", text, raw["relevant"], _labels(raw), also))
+    for raw in data["texts"]:
+        cases.append(Case(raw["id"], raw["title"], raw["text"], raw["relevant"], _labels(raw)))
+    return cases
+
+
+def _predicted(result: dict) -> dict[str, set[str]]:
+    out = {
+        kind: {e["name"] for e in result["entities"] if e["type"] == etype}
+        for kind, etype in KINDS.items()
+    }
+    out["incidents"] = set(result["incident_types"])
+    return out
+
+
+def evaluate(cases: list[Case], tagger: Tagger, *, strict: bool) -> tuple[dict, list[str]]:
+    """Micro counts per kind plus ``relevance``; and one line per disagreement."""
+    counts = {kind: Counts() for kind in [*KINDS, "incidents", "relevance"]}
+    errors = []
+    for case in cases:
+        result = tagger.tag({"title": case.title, "text": case.text})
+        predicted = _predicted(result)
+        for kind, expected in case.expected.items():
+            ok = expected | (set() if strict else case.also_ok.get(kind, set()))
+            got = predicted[kind]
+            fp, fn = got - ok, expected - got
+            counts[kind].tp += len(got & ok)
+            counts[kind].fp += len(fp)
+            counts[kind].fn += len(fn)
+            errors += [f"{case.id} {kind} FP {sorted(fp)}"] if fp else []
+            errors += [f"{case.id} {kind} FN {sorted(fn)}"] if fn else []
+        relevant = result["kz_security"]["relevant"]
+        rel = counts["relevance"]
+        rel.tp += relevant and case.relevant
+        rel.fp += relevant and not case.relevant
+        rel.fn += case.relevant and not relevant
+        if relevant != case.relevant:
+            errors.append(f"{case.id} relevance {result['kz_security']}")
+    return counts, errors
+
+
+def _report(title: str, counts: dict) -> str:
+    lines = [title]
+    for kind, c in counts.items():
+        lines.append(
+            f"  {kind:14s} P={c.precision:.3f} R={c.recall:.3f} F1={c.f1:.3f} "
+            f"(tp={c.tp} fp={c.fp} fn={c.fn})"
+        )
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def cases(shared_dir: Path) -> list[Case]:
+    """All labelled cases."""
+    return load_cases(shared_dir)
+
+
+def test_labelled_set_is_big_and_covers_three_languages(shared_dir: Path) -> None:
+    data = yaml.safe_load((HERE / "labelled.yaml").read_text(encoding="utf-8"))
+    texts = data["texts"]
+    assert len(texts) >= 40
+    for language in ("en", "ru", "kk"):
+        own = [t for t in texts if t["language"] == language]
+        assert len(own) >= 10
+        assert any(not t["relevant"] for t in own), f"no negative in {language}"
+
+
+def test_quality_floors(cases: list[Case], tagger: Tagger) -> None:
+    strict, _ = evaluate(cases, tagger, strict=True)
+    counts, errors = evaluate(cases, tagger, strict=False)
+    print()
+    print(
+        _report(
+            f"tagging quality on {len(cases)} labelled texts (strict: labels.json only)", strict
+        )
+    )
+    print(_report("with the verified extra sample mentions of labelled.yaml", counts))
+    print("disagreements:\n  " + "\n  ".join(errors))
+    for kind in [*KINDS, "incidents"]:
+        assert counts[kind].recall >= RECALL_FLOOR, (kind, counts[kind])
+        assert counts[kind].precision >= PRECISION_FLOOR, (kind, counts[kind])
+    assert counts["relevance"].f1 >= RELEVANCE_F1_FLOOR, counts["relevance"]
