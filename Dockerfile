@@ -16,7 +16,9 @@ FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 ARG AIRFLOW_VERSION
 
-COPY --from=uv /uv /uvx /usr/local/bin/
+# In a folder of its own: the base image's virtualenv has an unpinned uv of its own, and its
+# bin/ comes first on PATH, so the RUN lines below call this one by its full path.
+COPY --from=uv /uv /uvx /opt/uv/
 
 USER root
 # The project lives in /opt/kzmon and is installed editable: kzmon finds index_mappings/,
@@ -28,7 +30,8 @@ USER airflow
 WORKDIR /opt/kzmon
 
 # The official image's Python environment is the virtualenv at $VIRTUAL_ENV
-# (/home/airflow/.local); `uv pip` installs into it. Airflow itself stays pinned to the base
+# (/home/airflow/.local, created by Airflow's scripts/docker/create_prod_venv.sh); `uv pip`
+# installs into it. Airflow itself stays pinned to the base
 # image's version, so the providers the image ships (postgres, celery, redis...) keep working.
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -37,8 +40,10 @@ ENV UV_COMPILE_BYTECODE=1 \
 
 # Dependencies first (a layer that only changes with uv.lock), then the project itself.
 COPY --chown=airflow:0 pyproject.toml uv.lock README.md ./
-RUN uv export --frozen --no-dev --no-emit-project --no-hashes --output-file /tmp/requirements.txt \
-    && uv pip install --requirement /tmp/requirements.txt "apache-airflow==${AIRFLOW_VERSION}" \
+RUN /opt/uv/uv export --frozen --no-dev --no-emit-project --no-hashes \
+        --output-file /tmp/requirements.txt \
+    && /opt/uv/uv pip install --requirement /tmp/requirements.txt \
+        "apache-airflow==${AIRFLOW_VERSION}" \
     && rm /tmp/requirements.txt
 
 COPY --chown=airflow:0 kzmon ./kzmon
@@ -47,7 +52,7 @@ COPY --chown=airflow:0 enrich ./enrich
 COPY --chown=airflow:0 index_mappings ./index_mappings
 COPY --chown=airflow:0 dags ./dags
 COPY --chown=airflow:0 deploy ./deploy
-RUN uv pip install --no-deps --editable . \
+RUN /opt/uv/uv pip install --no-deps --editable . \
     && python -c "import kzmon, spiders, enrich"
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/kzmon/dags \
