@@ -191,3 +191,14 @@ def test_subject_counts() -> None:
 )
 def test_digest_due(last, now, due) -> None:
     assert digest_due(Digest(hour=8, timezone="Asia/Almaty"), last, now) is due
+
+
+def test_starter_watchlists_use_real_taxonomy_ids() -> None:
+    from enrich.tagging.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    for watchlist in load_watchlists(DEFAULT_WATCHLISTS_PATH).watchlists:
+        unknown = watchlist.entity_ids() - set(taxonomy.entities)
+        assert not unknown, f"{watchlist.id}: unknown entity ids {sorted(unknown)}"
+        incidents = set(watchlist.filters.incident_types) - set(taxonomy.incidents)
+        assert not incidents, f"{watchlist.id}: unknown incident types {sorted(incidents)}"
