@@ -1,24 +1,23 @@
 """One Aho-Corasick pass over the normalised token string, then boundary and context checks.
 
-The text is folded and tokenised (``normalize``), the tokens joined by single spaces with a
-space at each end, and every key (a space followed by the alias tokens) found in one pass.
-A hit counts when it ends at a token boundary, or, for a stem key, when the rest of the token
-is an inflection suffix from ``meta.yaml`` — so "Актюбинской" matches the stem "актюбинск" and
-"Aktobe" never matches inside "Aktobeneft". Overlapping hits resolve leftmost-longest (so
-"Aktobe region" is the region, not the city, and blockers such as "Moscow Times" swallow
-"Moscow").
+The text is normalised (``normalize``), split on whitespace and the tokens joined by single
+spaces with a space at each end; every automaton key is a space followed by alias tokens, so a
+key can only start at a token start. ``iter_long`` reports the leftmost-longest key at each
+point in one C pass (so "Aktobe region" is the region, not the city, and blockers such as
+"Moscow Times" swallow "Moscow"). A hit counts when it ends at a token boundary, or, for a stem
+key, when the rest of the token is an inflection suffix from ``meta.yaml`` ("Актюбинской" =
+stem "актюбинск" + "ой"), or, for a ``*`` key, any continuation but a Kazakh negative infix.
 """
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import logging
 import re
-from dataclasses import dataclass
 
 import ahocorasick
 
-from enrich.tagging.normalize import WORD_RE, fold
+from enrich.tagging.normalize import normalise, tokens
 from enrich.tagging.taxonomy import Pattern, Taxonomy, iter_patterns, suffix_set
 
 LOGGER = logging.getLogger(__name__)
@@ -27,39 +26,54 @@ LOGGER = logging.getLogger(__name__)
 # published, not what the article is about: a capitalised bracketed insertion followed by a
 # comma or closing parenthesis is blanked (same length, so offsets stay valid).
 _CITATION_RE = re.compile(r"\[[A-Z][\w .'-]{1,30}\](?=[,)])")
+# Characters a token averages in the joined string (sample articles: 6.3 with its space); turns
+# the context window from tokens into characters.
+_CHARS_PER_TOKEN = 7
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One accepted match: character span in the joined token string and its pattern."""
-
-    start: int  # index of the space before the first token
-    end: int  # index one past the last character of the last token
-    pattern: Pattern
+# One accepted match: (start, end, pattern). ``start`` is the index in the joined string of the
+# space before the first token, ``end`` the index of the space after the last token. Plain
+# tuples: the hot loop creates ~100 per article.
+Hit = tuple[int, int, Pattern]
+START, END, PATTERN = 0, 1, 2
 
 
 class Scan:
-    """The normalised form of one text and lazy maps back to the original offsets."""
+    """The normalised form of one text and the map back to the original offsets."""
 
     def __init__(self, text: str) -> None:
-        self.text = text
         if "[" in text:
             text = _CITATION_RE.sub(lambda m: " " * len(m.group()), text)
-        self.folded = fold(text)
-        self.joined = " " + " ".join(WORD_RE.findall(self.folded)) + " "
-        self._starts: list[int] = []
-        self._iter = WORD_RE.finditer(self.folded)
+        self.text = text
+        self.normalised = normalise(text)
+        self.joined = " " + " ".join(self.normalised.split()) + " "
+        self._gaps: tuple[list[int], list[int]] | None = None
 
-    def token_index(self, pos: int) -> int:
-        """Index of the token that starts right after the space at ``pos`` of ``joined``."""
-        return self.joined.count(" ", 0, pos + 1) - 1
+    def offset(self, pos: int) -> int:
+        """Offset in the original text of the token after the space at ``pos`` of ``joined``."""
+        if self._gaps is None:
+            self._gaps = self._gap_map()
+        starts, shifts = self._gaps
+        index = bisect.bisect_right(starts, pos) - 1
+        return pos + (shifts[index] if index >= 0 else 0)
 
-    def offset(self, token_index: int) -> int:
-        """Character offset in the original text of token ``token_index``."""
-        need = token_index + 1 - len(self._starts)
-        if need > 0:
-            self._starts += [m.start() for m in itertools.islice(self._iter, need)]
-        return self._starts[token_index]
+    def _gap_map(self) -> tuple[list[int], list[int]]:
+        # In " " + normalised, every run of spaces becomes one space of `joined` (normalise
+        # turns all punctuation and whitespace into plain spaces), so a run of L >= 2 shifts
+        # everything after it by L - 1. Record, per long run, where it starts in `joined` and
+        # the total shift after it. str.find jumps from run to run in C.
+        padded = " " + self.normalised + "x"
+        starts, shifts, shift = [], [], 0
+        pos = padded.find("  ")
+        while pos >= 0:
+            run_end = pos + 2
+            while padded[run_end] == " ":
+                run_end += 1
+            starts.append(pos - shift)
+            shift += run_end - pos - 1
+            shifts.append(shift)
+            pos = padded.find("  ", run_end)
+        return starts, shifts
 
 
 class Matcher:
@@ -69,13 +83,14 @@ class Matcher:
         meta = taxonomy.meta
         self.taxonomy = taxonomy
         self.suffixes = suffix_set(meta)
-        self.negators_before = {w.lower() for w in meta.negators_before}
-        self.negators_after = {w.lower() for w in meta.negators_after}
+        self.negators_before = frozenset(t for w in meta.negators_before for t in tokens(w))
+        self.negators_after = frozenset(t for w in meta.negators_after for t in tokens(w))
         self.negation_window = meta.negation_window
         self.negative_infixes = tuple(meta.kk_negative_infixes)
-        # The context window is counted in tokens; a token averages ~7 characters in the
-        # joined string (measured on the sample articles), so the character window is 7x.
-        self.context_chars = meta.context_window * 7
+        self.context_chars = meta.context_window * _CHARS_PER_TOKEN
+        cues = [c for lang in meta.cues.values() for c in lang]
+        self.cue_words = frozenset(" ".join(tokens(c)) for c in cues if not c.endswith("~"))
+        self.cue_stems = tuple(" ".join(tokens(c.rstrip("~"))) for c in cues if c.endswith("~"))
         self.automaton = ahocorasick.Automaton()
         grouped: dict[str, dict[tuple[str, str], Pattern]] = {}
         for key, pattern in iter_patterns(taxonomy):
@@ -85,7 +100,8 @@ class Matcher:
             # conditions and the widest inflection.
             by_ref[(pattern.kind, pattern.ref)] = pattern if seen is None else _merge(seen, pattern)
         for key, by_ref in grouped.items():
-            self.automaton.add_word(key, (len(key), tuple(by_ref.values())))
+            patterns = tuple(p for p in by_ref.values() if p.kind != "block")
+            self.automaton.add_word(key, (len(key), patterns))
         self.automaton.make_automaton()
         self.size = len(grouped)
         LOGGER.info("taxonomy automaton: %d keys", self.size)
@@ -93,60 +109,80 @@ class Matcher:
     def scan(self, text: str) -> tuple[Scan, list[Hit]]:
         """All accepted, non-overlapping hits in ``text`` (in text order)."""
         scan = Scan(text)
-        candidates = self._candidates(scan.joined)
-        hits = _leftmost_longest(candidates)
-        hits = [h for h in hits if h.pattern.kind != "block"]
-        hits = [h for h in hits if not (h.pattern.kind == "incident" and self._negated(scan, h))]
-        return scan, self._disambiguate(scan, hits)
+        hits = self._hits(scan.joined)
+        hits = [h for h in hits if h[PATTERN].kind != "incident" or not self._negated(scan, h)]
+        if any(h[PATTERN].capital for h in hits):
+            hits = self._disambiguate(scan, hits)
+        return scan, hits
 
-    def _candidates(self, joined: str) -> list[Hit]:
-        out = []
-        for last, (length, patterns) in self.automaton.iter(joined):
+    def _hits(self, joined: str) -> list[Hit]:
+        out: list[Hit] = []
+        for last, (length, patterns) in self.automaton.iter_long(joined):
             start, end = last - length + 1, last + 1
             if joined[end] == " ":
-                out += [Hit(start, end, p) for p in patterns]
+                out += [(start, end, p) for p in patterns]
                 continue
             token_end = joined.find(" ", end)
-            rest = joined[end:token_end]
-            inflected = rest in self.suffixes
-            free = not rest.startswith(self.negative_infixes)
-            out += [
-                Hit(start, token_end, p)
-                for p in patterns
-                if (p.stem and inflected) or (p.prefix and free)
-            ]
+            accepted = self._inflected(joined[end:token_end], patterns)
+            if accepted:
+                out += [(start, token_end, p) for p in accepted]
+            else:
+                out += self._shorter(joined, start, end)
         return out
 
+    def _inflected(self, rest: str, patterns: tuple[Pattern, ...]) -> list[Pattern]:
+        inflected = rest in self.suffixes
+        free = not rest.startswith(self.negative_infixes)
+        return [p for p in patterns if (p.stem and inflected) or (p.prefix and free)]
+
+    def _shorter(self, joined: str, start: int, end: int) -> list[Hit]:
+        """The longest key failed its boundary: try keys ending at earlier token ends."""
+        cut = joined.rfind(" ", start + 1, end)
+        while cut > start:
+            found = self.automaton.get(joined[start:cut], None)
+            if found is not None:
+                return [(start, cut, p) for p in found[1]]
+            cut = joined.rfind(" ", start + 1, cut)
+        return []
+
     def _negated(self, scan: Scan, hit: Hit) -> bool:
-        before = scan.joined[max(0, hit.start - 40) : hit.start].split()[-self.negation_window :]
-        after = scan.joined[hit.end : hit.end + 20].split()[:1]
-        return bool(self.negators_before.intersection(before)) or bool(
-            self.negators_after.intersection(after)
+        start, end = hit[START], hit[END]
+        before = scan.joined[max(0, start - 40) : start].split()[-self.negation_window :]
+        after = scan.joined[end : end + 20].split()[:1]
+        return not self.negators_before.isdisjoint(before) or not self.negators_after.isdisjoint(
+            after
         )
 
     def _disambiguate(self, scan: Scan, hits: list[Hit]) -> list[Hit]:
         """Apply the capital-letter and context conditions of ``^`` and ``?`` aliases."""
-        if not any(h.pattern.capital for h in hits):
-            return hits
         anchors = [
-            h.start
+            h[START]
             for h in hits
-            if h.pattern.kind in ("cue", "kz_term")
-            or (h.pattern.kind == "entity" and not h.pattern.ambiguous)
+            if h[PATTERN].kind == "kz_term"
+            or (h[PATTERN].kind == "entity" and not h[PATTERN].ambiguous)
         ]
-        return [h for h in hits if not h.pattern.capital or self._confirmed(scan, h, anchors)]
+        return [h for h in hits if not h[PATTERN].capital or self._confirmed(scan, h, anchors)]
 
     def _confirmed(self, scan: Scan, hit: Hit, anchors: list[int]) -> bool:
-        offset = scan.offset(scan.token_index(hit.start))
+        start, end, pattern = hit
+        offset = scan.offset(start)
         if not scan.text[offset : offset + 1].isupper():
             return False
-        if not hit.pattern.ambiguous:
+        if not pattern.ambiguous:
             return True
+        joined = scan.joined
         if _sentence_initial(scan.text, offset):
             # Capitalised only because it starts a sentence or a title: needs a cue as the very
             # next token ("Oral city", "Орал қаласында").
-            return hit.end in anchors
-        return any(abs(pos - hit.start) <= self.context_chars for pos in anchors)
+            return self._has_cue(joined[end : end + 40].split()[:1])
+        low, high = start - self.context_chars, end + self.context_chars
+        if any(low <= pos <= high for pos in anchors):
+            return True
+        window = joined[max(0, low) : start].split()[1:] + joined[end:high].split()[:-1]
+        return self._has_cue(window)
+
+    def _has_cue(self, words: list[str]) -> bool:
+        return any(w in self.cue_words or w.startswith(self.cue_stems) for w in words)
 
 
 def _sentence_initial(text: str, offset: int) -> bool:
@@ -164,18 +200,3 @@ def _merge(a: Pattern, b: Pattern) -> Pattern:
         stem=a.stem or b.stem,
         prefix=a.prefix or b.prefix,
     )
-
-
-def _leftmost_longest(candidates: list[Hit]) -> list[Hit]:
-    """Resolve overlaps: earliest start first, then the longest; equal spans all kept."""
-    candidates.sort(key=lambda h: (h.start, -h.end))
-    out: list[Hit] = []
-    reach = -1
-    span: tuple[int, int] | None = None
-    for hit in candidates:
-        if span == (hit.start, hit.end):
-            out.append(hit)
-        elif hit.start >= reach:
-            out.append(hit)
-            span, reach = (hit.start, hit.end), hit.end
-    return out

@@ -6,9 +6,9 @@ import logging
 from collections import Counter
 from functools import cache
 
-from enrich.tagging.matcher import Hit, Matcher, Scan
+from enrich.tagging.matcher import PATTERN, START, Hit, Matcher, Scan
 from enrich.tagging.relevance import Evidence, score
-from enrich.tagging.taxonomy import INCIDENT_TYPES, Taxonomy, load_taxonomy
+from enrich.tagging.taxonomy import INCIDENT_TYPES, Entity, Taxonomy, load_taxonomy
 
 LOGGER = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ class Tagger:
         self.taxonomy = taxonomy
         self.version = taxonomy.version
         self.matcher = Matcher(taxonomy)
+        self._static = {ref: _static_dict(entity) for ref, entity in taxonomy.entities.items()}
 
     def tag(self, record: dict) -> dict:
         """Tags for ``record`` (``title``, ``text``, optional ``language``).
@@ -38,7 +39,7 @@ class Tagger:
             title_hits = self.matcher.scan(title)[1]
         title_in_text = bool(title) and text.lstrip().startswith(title)
         counted = text_hits if title_in_text else [*title_hits, *text_hits]
-        incidents = {h.pattern.ref for h in counted if h.pattern.kind == "incident"}
+        incidents = {h[PATTERN].ref for h in counted if h[PATTERN].kind == "incident"}
         evidence = self._evidence(counted, title_hits)
         evidence.incidents = incidents
         return {
@@ -52,49 +53,48 @@ class Tagger:
         mentions: Counter[str] = Counter()
         first: dict[str, int] = {}
         for hit in title_hits:
-            if hit.pattern.kind == "entity":
-                mentions[hit.pattern.ref] += 1
-                first.setdefault(hit.pattern.ref, -1)
+            pattern = hit[PATTERN]
+            if pattern.kind == "entity":
+                mentions[pattern.ref] += 1
+                first[pattern.ref] = -1
         for hit in hits:
-            if hit.pattern.kind != "entity":
-                continue
-            ref = hit.pattern.ref
-            mentions[ref] += 1
-            if first.get(ref, -1) == -1:
-                first[ref] = scan.offset(scan.token_index(hit.start))
+            pattern = hit[PATTERN]
+            if pattern.kind == "entity":
+                mentions[pattern.ref] += 1
+                if first.get(pattern.ref, -1) == -1:
+                    first[pattern.ref] = scan.offset(hit[START])
         return [self._entity_dict(ref, count, first[ref]) for ref, count in mentions.items()]
 
     def _entity_dict(self, ref: str, count: int, first_offset: int) -> dict:
-        entity = self.taxonomy.entities[ref]
-        out = {
-            "id": entity.id,
-            "type": entity.type,
-            "name": entity.name,
-            "mentions": count,
-            "first_offset": first_offset,
-        }
-        if entity.type == "place" and entity.geo is not None:
-            out["geo"] = {"lat": entity.geo.lat, "lon": entity.geo.lon}
+        static = self._static[ref]
+        out = {**static["head"], "mentions": count, "first_offset": first_offset}
+        if static["geo"] is not None:
+            out["geo"] = dict(static["geo"])
         return out
 
     def _is_kz(self, hit: Hit) -> bool:
-        if hit.pattern.kind == "kz_term":
+        pattern = hit[PATTERN]
+        if pattern.kind == "kz_term":
             return True
-        if hit.pattern.kind != "entity":
+        if pattern.kind != "entity":
             return False
-        return self.taxonomy.entities[hit.pattern.ref].country == self.taxonomy.relevance.kz_country
+        return self.taxonomy.entities[pattern.ref].country == self.taxonomy.relevance.kz_country
 
     def _evidence(self, hits: list[Hit], title_hits: list[Hit]) -> Evidence:
         evidence = Evidence(title_kz=any(self._is_kz(h) for h in title_hits))
-        for hit in hits:
-            kind = hit.pattern.kind
-            if kind == "kz_term":
-                evidence.kz_terms += 1
-            elif kind == "security_term":
-                evidence.security_terms += 1
-            elif kind == "entity":
-                evidence.entity_mentions[hit.pattern.ref] += 1
+        kinds = Counter(h[PATTERN].kind for h in hits)
+        evidence.kz_terms = kinds["kz_term"]
+        evidence.security_terms = kinds["security_term"]
+        evidence.entity_mentions.update(h[PATTERN].ref for h in hits if h[PATTERN].kind == "entity")
         return evidence
+
+
+def _static_dict(entity: Entity) -> dict:
+    """The parts of an entity dict that never change: ``head`` keys and ``geo`` (places)."""
+    geo = None
+    if entity.type == "place" and entity.geo is not None:
+        geo = {"lat": entity.geo.lat, "lon": entity.geo.lon}
+    return {"head": {"id": entity.id, "type": entity.type, "name": entity.name}, "geo": geo}
 
 
 @cache

@@ -120,7 +120,7 @@ class Relevance(BaseModel):
 class Pattern:
     """One expanded alias: what the automaton stores under a normalised key."""
 
-    kind: str  # entity | incident | kz_term | security_term | cue | block
+    kind: str  # entity | incident | kz_term | security_term | block
     ref: str  # entity id, incident id, or the term itself
     ambiguous: bool = False
     stem: bool = False
@@ -233,7 +233,6 @@ def iter_patterns(taxonomy: Taxonomy) -> list[tuple[str, Pattern]]:
     rel = taxonomy.relevance
     raw += [(t, "kz_term", "kz") for lang in rel.kz_terms.values() for t in lang]
     raw += [(t, "security_term", "sec") for lang in rel.security_terms.values() for t in lang]
-    raw += [(t, "cue", "cue") for lang in meta.cues.values() for t in lang]
     raw += [(t, "block", "block") for lang in meta.blockers.values() for t in lang]
     out = []
     for alias, kind, ref in raw:

@@ -139,3 +139,21 @@ def test_title_only_entity_has_offset_minus_one(tagger: Tagger) -> None:
 
 def test_get_tagger_is_cached() -> None:
     assert enrich.tagging.get_tagger() is enrich.tagging.get_tagger()
+
+
+def test_first_offset_survives_whitespace_and_punctuation_runs(tagger: Tagger) -> None:
+    text = "«Взрывы»  —  в  Атырау!\n\n\n  (КНБ, 2011)…  Atyrau,   Aktobe;\tАқтөбеде"
+    result = _tag(tagger, text)
+    offsets = {e["name"]: e["first_offset"] for e in result["entities"]}
+    assert offsets["Atyrau"] == text.index("Атырау")
+    assert offsets["National Security Committee"] == text.index("КНБ")
+    assert offsets["Aktobe"] == text.index("Aktobe")
+
+
+def test_first_offsets_point_at_word_starts_in_samples(tagger: Tagger, shared_dir) -> None:
+    for path in sorted((shared_dir / "samples" / "articles").glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        for entity in _tag(tagger, text)["entities"]:
+            offset = entity["first_offset"]
+            assert text[offset].isalnum(), (path.name, entity)
+            assert offset == 0 or not text[offset - 1].isalnum(), (path.name, entity)
