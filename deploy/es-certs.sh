@@ -4,12 +4,18 @@
 #
 # The node certificate names every host an Elasticsearch node can have in docker-compose.yml
 # and docker-compose.scale.yml (ES_CERT_DNS), so scaling out needs no new certificates.
-# Files: /certs/ca/ca.crt (public: Kibana and kzmon trust it), /certs/node/node.{crt,key}.
+# Files: ca/ca.crt (public: Kibana and kzmon trust it), node/node.{crt,key}, ca/ca.key.
+# tests/compose runs this script against the local Elasticsearch distribution (ES_HOME).
 set -euo pipefail
 
-CERTS_DIR="${CERTS_DIR:-/usr/share/elasticsearch/config/certs}"
+ES_HOME="${ES_HOME:-/usr/share/elasticsearch}"
+CERTS_DIR="${CERTS_DIR:-${ES_HOME}/config/certs}"
 ES_CERT_DNS="${ES_CERT_DNS:-elasticsearch,es01,es02,es03,localhost}"
-cd /usr/share/elasticsearch
+# Elasticsearch's image runs it as uid 1000, gid 0.
+CERTS_OWNER="${CERTS_OWNER:-1000:0}"
+DONE_MARKER="${DONE_MARKER:-/tmp/es-certs.done}"
+mkdir -p "${CERTS_DIR}"
+cd "${ES_HOME}"
 
 if [[ ! -f "${CERTS_DIR}/ca/ca.crt" ]]; then
   echo "es-certs: creating the certificate authority"
@@ -36,13 +42,13 @@ if [[ ! -f "${CERTS_DIR}/node/node.crt" ]]; then
   rm -f "${CERTS_DIR}/certs.zip"
 fi
 
-# Elasticsearch runs as uid 1000, gid 0; Kibana and Airflow only read the public ca.crt.
-chown -R 1000:0 "${CERTS_DIR}"
+# Elasticsearch reads the node key; Kibana and Airflow only read the public ca.crt.
+chown -R "${CERTS_OWNER}" "${CERTS_DIR}"
 find "${CERTS_DIR}" -type d -exec chmod 755 {} +
 find "${CERTS_DIR}" -type f -name '*.crt' -exec chmod 644 {} +
 find "${CERTS_DIR}" -type f -name '*.key' -exec chmod 640 {} +
 # Only this job signs certificates: nobody else reads the CA key.
-chown 0:0 "${CERTS_DIR}/ca/ca.key"
+chown "$(id -u):$(id -g)" "${CERTS_DIR}/ca/ca.key"
 chmod 600 "${CERTS_DIR}/ca/ca.key"
-touch /tmp/es-certs.done
+touch "${DONE_MARKER}"
 echo "es-certs: done"

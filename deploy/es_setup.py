@@ -30,7 +30,7 @@ LOGGER = logging.getLogger(__name__)
 KZMON_ROLE = "kzmon_writer"
 KIBANA_SYSTEM_USER = "kibana_system"
 #: The compose healthcheck of ``es-setup`` looks for this file.
-DONE_MARKER = Path("/tmp/es-setup.done")
+DONE_MARKER = Path(os.environ.get("DONE_MARKER") or "/tmp/es-setup.done")
 REQUIRED_ENV = ("ELASTIC_PASSWORD", "KIBANA_SYSTEM_PASSWORD", "KZMON_ES_PASSWORD")
 
 #: What the pipeline does on the cluster: read node info (kzmon.es.cluster_info needs

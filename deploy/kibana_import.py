@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OBJECTS_DIR = REPO_ROOT / "index_mappings" / "kibana"
 IMPORT_PATH = "/api/saved_objects/_import"
 #: The compose healthcheck of ``kibana-init`` looks for this file.
-DONE_MARKER = Path("/tmp/kibana-init.done")
+DONE_MARKER = Path(os.environ.get("DONE_MARKER") or "/tmp/kibana-init.done")
 #: Importing a dashboard with its Lens panels takes a few seconds on a small machine.
 REQUEST_TIMEOUT_S = 60.0
 

@@ -58,5 +58,5 @@ log "Elasticsearch index templates, indices and aliases"
 python -m kzmon.indexer setup
 
 chown -R "${AIRFLOW_UID}:0" /opt/airflow/logs "${KZMON_STATE_DIR:-/var/lib/kzmon}"
-touch /tmp/kzmon-init.done
+touch "${DONE_MARKER:-/tmp/kzmon-init.done}"
 log "done"

@@ -38,11 +38,11 @@ def _apt_get(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def _install_docker_compose() -> None:
-    """Install Debian's docker-compose package (without the recommended Docker engine)."""
-    assert shutil.which("apt-get"), "docker-compose is missing and apt-get is not available"
-    assert os.geteuid() == 0, "docker-compose is missing; installing it needs root"
-    install = ("install", "-y", "-q", "--no-install-recommends", "docker-compose")
+def _install_debian_package(package: str) -> None:
+    """Install a Debian package without its recommendations (docker-compose: no Docker engine)."""
+    assert shutil.which("apt-get"), f"{package} is missing and apt-get is not available"
+    assert os.geteuid() == 0, f"{package} is missing; installing it needs root"
+    install = ("install", "-y", "-q", "--no-install-recommends", package)
     result = _apt_get(*install)
     if result.returncode != 0:  # a fresh machine has no package lists yet
         update = _apt_get("update", "-q")
@@ -55,7 +55,7 @@ def _install_docker_compose() -> None:
 def docker_compose() -> str:
     """Path of Debian's `docker-compose` v1, installed on first use."""
     if not shutil.which("docker-compose"):
-        _install_docker_compose()
+        _install_debian_package("docker-compose")
     path = shutil.which("docker-compose")
     assert path, "docker-compose still not on PATH after installing it"
     return path
@@ -134,3 +134,13 @@ def load_deploy_module(name: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def unzip() -> str:
+    """`unzip` (deploy/es-certs.sh unpacks certutil's zip files), installed on first use."""
+    if not shutil.which("unzip"):
+        _install_debian_package("unzip")
+    path = shutil.which("unzip")
+    assert path
+    return path
