@@ -91,8 +91,8 @@ class _Item:
     error: dict[str, Any] | None = None
 
 
-class _Unreachable(Exception):
-    """The cluster stayed unreachable for one batch."""
+class ClusterUnavailable(RuntimeError):
+    """The cluster stayed unreachable for one batch (after `connection_attempts`)."""
 
 
 def index_articles(
@@ -129,7 +129,7 @@ def index_articles(
             failures = run.send(batch)
             box.append([f for f in failures if not f.get("_from_box")])
             held.extend(f for f in failures if f.get("_from_box"))
-    except _Unreachable as exc:
+    except ClusterUnavailable as exc:
         box.release(claimed, done=False)  # their records stay on disk for the next run
         box.append(run.abandon(exc.args[0], items))
         raise IndexingError(
@@ -285,7 +285,7 @@ def send_documents(
 ) -> dict[str, dict[str, Any] | None]:
     """Index documents by ``doc_id``; map each id to None (indexed) or its error.
 
-    Raises `_Unreachable` when the cluster does not answer after `connection_attempts`.
+    Raises `ClusterUnavailable` when the cluster does not answer after `connection_attempts`.
     """
     outcome: dict[str, dict[str, Any] | None] = {}
     todo = {doc["doc_id"]: doc for doc in docs}
@@ -301,7 +301,7 @@ def send_documents(
                 _stream(es, index, todo, outcome, options)
     except RetryError as exc:
         cause = exc.last_attempt.exception()
-        raise _Unreachable(f"{type(cause).__name__}: {cause}") from cause
+        raise ClusterUnavailable(f"{type(cause).__name__}: {cause}") from cause
     return outcome
 
 
