@@ -155,3 +155,18 @@ def test_parse_import_response_counts_http_errors_as_failures(kibana_import) -> 
 
 def test_default_objects_dir_is_the_one_source_of_truth(kibana_import) -> None:
     assert kibana_import.DEFAULT_OBJECTS_DIR == REPO_ROOT / "index_mappings" / "kibana"
+
+
+def test_import_retries_while_kibana_starts(kibana_import, tmp_path: Path) -> None:
+    """Kibana answers 503 until it is ready: the file is retried, not failed."""
+    _ndjson(tmp_path, "a.ndjson")
+    answers = iter(
+        [
+            httpx.Response(503, json={"message": "Kibana server is not ready yet"}),
+            httpx.Response(200, json={"success": True, "successCount": 2}),
+        ]
+    )
+    transport = httpx.MockTransport(lambda request: next(answers))
+    with httpx.Client(base_url="http://k", transport=transport) as client:
+        (result,) = kibana_import.import_all(client, tmp_path)
+    assert result.success and result.imported == 2
