@@ -113,6 +113,34 @@ def _hits(response: Any) -> list[dict[str, Any]]:
     return articles
 
 
+def latest_indexed_at(es: Elasticsearch) -> datetime | None:
+    """The highest ``indexed_at`` searchable right now (None when the index is empty)."""
+    response = es.search(
+        index=articles_alias(),
+        size=0,
+        aggs={"latest": {"max": {"field": "indexed_at"}}},
+    )
+    value = response["aggregations"]["latest"].get("value")
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def _next_watermark(
+    watermark: datetime, visible: datetime | None, articles: list[dict[str, Any]], cap: int
+) -> datetime:
+    """Where the next evaluation starts (before the overlap is subtracted).
+
+    Normally the latest ``indexed_at`` that was searchable *before* the search ran, so quiet
+    watchlists move on too. When the search hit its size cap, only up to the last article
+    returned (they are sorted by ``indexed_at``): the rest is read next time.
+    """
+    if len(articles) >= cap:
+        seen = [_parse_time(a.get("indexed_at")) for a in articles]
+        return max([watermark, *(t for t in seen if t)])
+    return max(watermark, visible) if visible else watermark
+
+
 def evaluate(
     es: Elasticsearch,
     watchlist: Watchlist,
@@ -125,6 +153,7 @@ def evaluate(
         hours=settings.initial_lookback_hours
     )
     since = watermark - timedelta(minutes=settings.overlap_minutes)
+    visible = latest_indexed_at(es)  # before the search: later documents are read next time
     pending = state.pending_doc_ids(es, watchlist.id)
     body = search_body(watchlist, since, pending, settings.max_hits)
     articles = _hits(es.search(index=articles_alias(), **body))
@@ -135,11 +164,10 @@ def evaluate(
     )
     new = [a for a in fresh if a.get("content_hash") not in sent_hashes]
     stories = group_stories(new, settings.near_duplicate_threshold)
-    seen = [_parse_time(a.get("indexed_at")) for a in articles]
     return Evaluation(
         watchlist=watchlist,
         since=since,
-        watermark=max([watermark, *(t for t in seen if t)]),
+        watermark=_next_watermark(watermark, visible, articles, settings.max_hits),
         new=new,
         duplicates=[a for a in fresh if a.get("content_hash") in sent_hashes],
         entries=[build_entry(story, watchlist) for story in stories],
@@ -251,6 +279,9 @@ def run_alerts(
     client = es or get_client()
     try:
         state.ensure_state_indices(client)
+        if not client.indices.exists(index=articles_alias()):
+            LOGGER.warning("no %s index yet: nothing to alert on", articles_alias())
+            return result
         for watchlist in loaded.watchlists:
             if watchlist.enabled and watchlist.mode == mode:
                 _run_guarded(client, watchlist, loaded.settings, mode, now, result)

@@ -122,10 +122,10 @@ def sent_content_hashes(es: Elasticsearch, watchlist_id: str, hashes: list[str])
                 ]
             }
         },
-        size=len(hashes),
-        source=["content_hash"],
+        size=0,
+        aggs={"hashes": {"terms": {"field": "content_hash", "size": len(hashes)}}},
     )
-    return {hit["_source"]["content_hash"] for hit in response["hits"]["hits"]}
+    return {bucket["key"] for bucket in response["aggregations"]["hashes"]["buckets"]}
 
 
 def record_matches(
