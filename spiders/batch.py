@@ -114,6 +114,7 @@ class RunRecorder:
             "not_modified_sources": self.counts["not_modified"],
             "conditional_requests": self.counts["conditional"],
             "out_of_range": self.counts["out_of_range"],
+            "malformed_feeds": self.counts["malformed_feeds"],
             "pages_in_run": len(self.written),
         }
         return {

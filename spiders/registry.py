@@ -31,9 +31,10 @@ class _Source(BaseModel):
 
 
 class FeedSource(_Source):
-    """An RSS or Atom feed."""
+    """An RSS or Atom feed (only its latest items: used by incremental crawls by default)."""
 
     url: str
+    modes: tuple[Mode, ...] = ("incremental",)
 
 
 class SitemapSource(_Source):

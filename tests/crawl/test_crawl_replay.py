@@ -1,0 +1,195 @@
+"""Crawls of the offline replay, each a real Scrapy subprocess started by `spiders.run.crawl`.
+
+`crawl()` is called many times in this one pytest process, which is what `dag.test()` does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from spiders.canonical import canonicalize
+from spiders.registry import get_outlet, load_outlets
+from spiders.replay.server import read_requests
+from spiders.replay.site import load_site
+from spiders.run import CrawlResult
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PAGE_FIELDS = {
+    "url",
+    "canonical_url",
+    "outlet",
+    "fetched_at",
+    "status",
+    "content_type",
+    "html",
+    "encoding",
+    "warc_file",
+    "warc_record_id",
+    "discovered_via",
+    "feed_title",
+    "feed_published",
+}
+ERROR_FIELDS = {"url", "outlet", "kind", "status", "detail", "at"}
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def site(shared_dir: Path):
+    return load_site(shared_dir)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("crawl-data")
+
+
+@pytest.fixture(scope="module")
+def first_runs(crawl_many, data_dir: Path) -> dict[str, CrawlResult]:
+    """A first incremental crawl of every outlet into a fresh data folder."""
+    ids = [o.id for o in load_outlets()]
+    results = crawl_many([(oid, {"run_id": "first", "data_dir": data_dir}) for oid in ids])
+    return dict(zip(ids, results, strict=True))
+
+
+def test_every_article_of_every_outlet_exactly_once(first_runs, site) -> None:
+    for outlet_id, result in first_runs.items():
+        pages = _lines(result.pages_path)
+        canonicals = [p["canonical_url"] for p in pages]
+        assert len(canonicals) == len(set(canonicals)), outlet_id
+        expected = {canonicalize(u) for u in site.article_urls(outlet_id)}
+        assert set(canonicals) == expected, outlet_id
+        outlet = get_outlet(outlet_id)
+        assert all(outlet.owns_url(p["url"]) for p in pages)  # real URLs, not the replay's
+
+
+def test_page_records_follow_the_contract_and_point_into_the_warc(first_runs) -> None:
+    result = first_runs["rferl"]
+    pages = _lines(result.pages_path)
+    for page in pages:
+        assert set(page) >= PAGE_FIELDS
+        assert page["status"] == 200 and page["outlet"] == "rferl"
+        assert page["discovered_via"] in {"feed", "sitemap", "news_sitemap", "listing", "archive"}
+        assert "<html" in page["html"]
+    warc_ids = {}
+    for warc in (result.run_dir / "warc").glob("*.warc.gz"):
+        with open(warc, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "response":
+                    warc_ids[record.rec_headers.get_header("WARC-Record-ID")] = (
+                        record.rec_headers.get_header("WARC-Target-URI")
+                    )
+    for page in pages:
+        assert warc_ids[page["warc_record_id"]] == page["url"]
+    # every response is archived, feeds and sitemaps included
+    assert any(uri.endswith("sitemap.xml") for uri in warc_ids.values())
+    summary = result.summary
+    assert summary["outlet"] == "rferl" and summary["mode"] == "incremental"
+    assert summary["counts"]["new"] == len(pages)
+
+
+def test_feed_metadata_is_carried(first_runs) -> None:
+    pages = _lines(first_runs["moscowtimes"].pages_path)
+    from_feed = [p for p in pages if p["discovered_via"] == "feed"]
+    assert from_feed and all(p["feed_title"] and p["feed_published"] for p in from_feed)
+
+
+def test_each_kind_of_dirt_ends_as_an_error_or_a_clean_item(first_runs, replay_dir) -> None:
+    def kinds(outlet_id: str) -> dict[str, dict]:
+        errors = _lines(first_runs[outlet_id].errors_path)
+        assert all(set(e) >= ERROR_FIELDS for e in errors)
+        return {e["kind"]: e for e in errors}
+
+    assert kinds("jamestown")["not_html"]["url"].endswith("-pdf/")
+    assert "too_large" in kinds("globalvoices")
+    assert kinds("rferl")["http_status"]["status"] == 404
+    assert "/a/preview/" in kinds("azattyq_ru")["robots_denied"]["url"]
+    assert first_runs["katehon"].summary["counts"]["malformed_feeds"] == 1
+    # the redirect and the AMP and tracking-parameter copies became one clean item each
+    mt = _lines(first_runs["moscowtimes"].pages_path)
+    aktobe = [p for p in mt if p["canonical_url"].endswith("-a53180")]
+    assert len(aktobe) == 1
+    assert not _lines(first_runs["moscowtimes"].errors_path)
+    requested = [r["url"] for r in read_requests(replay_dir)]
+    assert not any("/a/preview/" in url for url in requested)  # robots-denied: never fetched
+    assert not any("/amp/" in url for url in requested)  # the AMP copy was deduplicated
+
+
+@pytest.fixture(scope="module")
+def second_runs(first_runs, crawl_many, data_dir: Path, replay_dir: Path):
+    """Second incremental runs (new run ids) and a rerun of katehon's first run id."""
+    before = len(read_requests(replay_dir))
+    jobs = [
+        ("moscowtimes", {"run_id": "second", "data_dir": data_dir}),
+        ("rferl", {"run_id": "second", "data_dir": data_dir}),
+        ("katehon", {"run_id": "first", "data_dir": data_dir}),
+    ]
+    results = crawl_many(jobs)
+    return results, read_requests(replay_dir)[before:]
+
+
+def test_second_run_fetches_no_article_and_sends_conditional_requests(second_runs, site) -> None:
+    (mt, rferl, _), requests = second_runs
+    articles = {canonicalize(u) for u in site.article_urls()}
+    assert not [r for r in requests if canonicalize(r["url"]) in articles]
+    feeds = [r for r in requests if r["url"].endswith(("/rss/news", ".xml", ".xml.gz"))]
+    assert len(feeds) >= 4 and all("If-None-Match" in r for r in feeds)
+    assert all(r["status"] == 304 for r in feeds)
+    for result in (mt, rferl):
+        assert _lines(result.pages_path) == []
+        counts = result.summary["counts"]
+        assert counts["new"] == 0 and counts["not_modified_sources"] >= 1
+
+
+def test_same_run_id_rerun_neither_loses_nor_duplicates(first_runs, second_runs) -> None:
+    (_, _, rerun), _ = second_runs
+    assert rerun.run_dir == first_runs["katehon"].run_dir
+    after = [p["canonical_url"] for p in _lines(rerun.pages_path)]
+    assert len(after) == len(set(after)) == 4
+    assert len(list((rerun.run_dir / "warc").glob("*.warc.gz"))) == 2
+
+
+BACKFILL_SINCE, BACKFILL_UNTIL = date(2011, 1, 1), date(2014, 12, 31)
+BACKFILL_IDS = ["globalvoices", "rferl", "jamestown"]
+
+
+@pytest.fixture(scope="module")
+def backfill_runs(crawl_many, tmp_path_factory: pytest.TempPathFactory) -> list[CrawlResult]:
+    """Backfills 2011-2014 of three outlets, and a crawl with a 1 s timeout (last)."""
+    data_dir = tmp_path_factory.mktemp("backfill")
+    window = {"mode": "backfill", "since": BACKFILL_SINCE, "until": BACKFILL_UNTIL}
+    jobs = [(oid, {"run_id": "bf", "data_dir": data_dir, **window}) for oid in BACKFILL_IDS]
+    timeout = {"DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 0}
+    jobs.append(("azattyq_ru", {"run_id": "t", "data_dir": data_dir, "overrides": timeout}))
+    return crawl_many(jobs)
+
+
+def test_backfill_finds_the_archive_articles_of_a_date_range(backfill_runs, site) -> None:
+    for outlet_id, result in zip(BACKFILL_IDS, backfill_runs, strict=False):
+        expected = {
+            canonicalize(a.url)
+            for a in site.articles
+            if a.outlet == outlet_id and BACKFILL_SINCE <= a.published.date() <= BACKFILL_UNTIL
+        }
+        pages = _lines(result.pages_path)
+        assert expected and {p["canonical_url"] for p in pages} == expected, outlet_id
+        assert result.summary["mode"] == "backfill"
+        via = {"globalvoices": "archive", "rferl": "sitemap", "jamestown": "listing"}[outlet_id]
+        assert {p["discovered_via"] for p in pages} == {via}
+
+
+def test_slow_response_beyond_the_timeout_is_recorded(backfill_runs) -> None:
+    result = backfill_runs[-1]
+    errors = _lines(result.errors_path)
+    assert [e["url"] for e in errors if e["kind"] == "timeout"] == [
+        "https://rus.azattyq.org/a/inflyatsiya-tenge-nacbank-stavka/34009821.html"
+    ]
+    assert result.summary["counts"]["fetched"] == 4

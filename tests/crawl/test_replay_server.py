@@ -1,0 +1,49 @@
+"""The replay server as a process: start, serve real URLs under /<host>/, log, quiet, stop."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from kzmon.localstack.ports import pid_alive
+from spiders.replay.server import read_requests, start_replay, stop_replay
+
+pytestmark = pytest.mark.integration
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_quiet_replay_serves_an_outlet_that_stopped_publishing(
+    tmp_path: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KZMON_SHARED_DIR", str(shared_dir))
+    info = start_replay(tmp_path, quiet_outlets=["katehon"])
+    try:
+        assert start_replay(tmp_path).pid == info.pid  # idempotent
+        status, body = _get(f"{info.url}/katehon.com/en/rss.xml")
+        assert status == 200
+        assert [e for e in feedparser.parse(body).entries if e.get("link")] == []
+        status, body = _get(f"{info.url}/www.themoscowtimes.com/rss/news")
+        assert status == 200 and len(feedparser.parse(body).entries) >= 5
+        status, _ = _get(f"{info.url}/www.rferl.org/a/none/1.html")
+        assert status == 404
+        logged = read_requests(tmp_path)
+        assert [r["url"] for r in logged][:2] == [
+            "https://katehon.com/en/rss.xml",
+            "https://www.themoscowtimes.com/rss/news",
+        ]
+    finally:
+        assert stop_replay(tmp_path)
+    assert not pid_alive(info.pid)
+    assert not stop_replay(tmp_path)
