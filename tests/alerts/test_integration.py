@@ -264,3 +264,31 @@ def test_smtp_settings_from_airflow_connection(monkeypatch) -> None:
     )
     assert config.starttls and not config.ssl and config.mail_from == "kz@example.org"
     assert os.environ["KZMON_SMTP_CONN_ID"] == "smtp_alerts"
+
+
+def test_late_visible_documents_within_the_overlap_are_not_missed(
+    es, token, index_records, write_watchlists, mailbox
+) -> None:
+    """A document whose indexed_at is before the watermark (it became searchable late)."""
+    from kzmon.alerts import state
+    from kzmon.indexer import to_document
+    from kzmon.indexer.names import get_names
+
+    wid = f"{token}-late"
+    path = write_watchlists([_watchlist(wid, token)], overlap_minutes=15)
+    index_records([article(token, "early")])
+    assert run_alerts(watchlists_path=path).entries_sent == 1
+    watermark = datetime.fromisoformat(state.get_watchlist_state(es, wid)["watermark"])
+
+    def write_late(slug: str, minutes_before: int) -> None:
+        stamp = (watermark - timedelta(minutes=minutes_before)).isoformat()
+        doc = to_document(article(token, slug), indexed_at=stamp)
+        es.index(index=get_names().write_alias, id=doc["doc_id"], document=doc, refresh=True)
+
+    write_late("inside", 10)  # within the overlap window: found
+    write_late("outside", 60)  # older than the overlap: out of reach by design
+    result = run_alerts(watchlists_path=path)
+    assert (result.emails_sent, result.entries_sent) == (1, 1)
+    body = _text(_mine(mailbox.messages(), wid)[-1])
+    assert "Inside story" in body and "Outside story" not in body
+    assert run_alerts(watchlists_path=path).emails_sent == 0
