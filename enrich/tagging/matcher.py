@@ -101,34 +101,44 @@ class Matcher:
             by_ref[(pattern.kind, pattern.ref)] = pattern if seen is None else _merge(seen, pattern)
         for key, by_ref in grouped.items():
             patterns = tuple(p for p in by_ref.values() if p.kind != "block")
-            self.automaton.add_word(key, (len(key), patterns))
+            capital = any(p.capital for p in patterns)
+            self.automaton.add_word(key, (len(key), patterns, capital))
         self.automaton.make_automaton()
         self.size = len(grouped)
         LOGGER.info("taxonomy automaton: %d keys", self.size)
 
     def scan(self, text: str) -> tuple[Scan, list[Hit]]:
-        """All accepted, non-overlapping hits in ``text`` (in text order)."""
+        """All accepted, non-overlapping hits in ``text`` (in text order).
+
+        Incident hits are not yet checked for negation: ``incidents`` does that, once per type.
+        """
         scan = Scan(text)
-        hits = self._hits(scan.joined)
-        hits = [h for h in hits if h[PATTERN].kind != "incident" or not self._negated(scan, h)]
-        if any(h[PATTERN].capital for h in hits):
+        hits, capital = self._hits(scan.joined)
+        if capital:
             hits = self._disambiguate(scan, hits)
         return scan, hits
 
-    def _hits(self, joined: str) -> list[Hit]:
+    def _hits(self, joined: str) -> tuple[list[Hit], bool]:
+        """Accepted hits, and whether any needs the capital-letter check."""
         out: list[Hit] = []
-        for last, (length, patterns) in self.automaton.iter_long(joined):
+        append = out.append
+        any_capital = False
+        for last, (length, patterns, capital) in self.automaton.iter_long(joined):
             start, end = last - length + 1, last + 1
             if joined[end] == " ":
-                out += [(start, end, p) for p in patterns]
-                continue
-            token_end = joined.find(" ", end)
-            accepted = self._inflected(joined[end:token_end], patterns)
-            if accepted:
-                out += [(start, token_end, p) for p in accepted]
+                accepted = patterns
             else:
-                out += self._shorter(joined, start, end)
-        return out
+                end = joined.find(" ", end)
+                accepted = self._inflected(joined[last + 1 : end], patterns)
+                if not accepted:
+                    shorter = self._shorter(joined, start, last + 1)
+                    out += shorter
+                    any_capital = any_capital or any(h[PATTERN].capital for h in shorter)
+                    continue
+            any_capital = any_capital or capital
+            for pattern in accepted:
+                append((start, end, pattern))
+        return out, any_capital
 
     def _inflected(self, rest: str, patterns: tuple[Pattern, ...]) -> list[Pattern]:
         inflected = rest in self.suffixes
@@ -145,13 +155,21 @@ class Matcher:
             cut = joined.rfind(" ", start + 1, cut)
         return []
 
+    def incidents(self, scan: Scan, hits: list[Hit]) -> set[str]:
+        """Incident types with at least one trigger that is not negated ("not a bombing")."""
+        found: set[str] = set()
+        for hit in hits:
+            pattern = hit[PATTERN]
+            kind, ref = pattern.kind, pattern.ref
+            if kind == "incident" and ref not in found and not self._negated(scan, hit):
+                found.add(ref)
+        return found
+
     def _negated(self, scan: Scan, hit: Hit) -> bool:
-        start, end = hit[START], hit[END]
-        before = scan.joined[max(0, start - 40) : start].split()[-self.negation_window :]
-        after = scan.joined[end : end + 20].split()[:1]
-        return not self.negators_before.isdisjoint(before) or not self.negators_after.isdisjoint(
-            after
-        )
+        joined, start, end = scan.joined, hit[START], hit[END]
+        before = joined[max(0, start - 40) : start].rsplit(" ", self.negation_window)[1:]
+        after = joined[end + 1 : end + 20].split(" ", 1)[0]
+        return not self.negators_before.isdisjoint(before) or after in self.negators_after
 
     def _disambiguate(self, scan: Scan, hits: list[Hit]) -> list[Hit]:
         """Apply the capital-letter and context conditions of ``^`` and ``?`` aliases."""

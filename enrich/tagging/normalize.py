@@ -43,7 +43,7 @@ _PUNCT_RE = re.compile("[" + re.escape(_non_ascii_punctuation()) + "]")
 
 def normalise(text: str) -> str:
     """Lower-cased ``text`` with punctuation turned into spaces; same length as ``text``."""
-    if not unicodedata.is_normalized("NFC", text):
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     lowered = text.lower()
     if len(lowered) != len(text):

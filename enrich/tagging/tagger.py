@@ -33,43 +33,37 @@ class Tagger:
         """
         title = str(record.get("title") or "").strip()
         text = str(record.get("text") or "")
-        text_scan, text_hits = self.matcher.scan(text)
-        title_hits: list[Hit] = []
-        if title:
-            title_hits = self.matcher.scan(title)[1]
+        scan, hits = self.matcher.scan(text)
+        title_scan, title_hits = self.matcher.scan(title)
         title_in_text = bool(title) and text.lstrip().startswith(title)
-        counted = text_hits if title_in_text else [*title_hits, *text_hits]
-        incidents = {h[PATTERN].ref for h in counted if h[PATTERN].kind == "incident"}
-        evidence = self._evidence(counted, title_hits)
-        evidence.incidents = incidents
+        tally = _Tally()
+        if not title_in_text:
+            tally.add(title_hits, None)
+            tally.incidents = self.matcher.incidents(title_scan, title_hits)
+        tally.add(hits, scan)
+        tally.incidents |= self.matcher.incidents(scan, hits)
+        evidence = Evidence(
+            kz_terms=tally.kinds.get("kz_term", 0),
+            security_terms=tally.kinds.get("security_term", 0),
+            entity_mentions=Counter(tally.mentions),
+            incidents=tally.incidents,
+            title_kz=any(self._is_kz(h) for h in title_hits),
+        )
         return {
-            "entities": self._entities(text_scan, text_hits, [] if title_in_text else title_hits),
-            "incident_types": [i for i in INCIDENT_TYPES if i in incidents],
+            "entities": [
+                self._entity_dict(ref, n, tally.first[ref]) for ref, n in tally.mentions.items()
+            ],
+            "incident_types": [i for i in INCIDENT_TYPES if i in tally.incidents],
             "kz_security": score(evidence, self.taxonomy),
             "taxonomy_version": self.version,
         }
 
-    def _entities(self, scan: Scan, hits: list[Hit], title_hits: list[Hit]) -> list[dict]:
-        mentions: Counter[str] = Counter()
-        first: dict[str, int] = {}
-        for hit in title_hits:
-            pattern = hit[PATTERN]
-            if pattern.kind == "entity":
-                mentions[pattern.ref] += 1
-                first[pattern.ref] = -1
-        for hit in hits:
-            pattern = hit[PATTERN]
-            if pattern.kind == "entity":
-                mentions[pattern.ref] += 1
-                if first.get(pattern.ref, -1) == -1:
-                    first[pattern.ref] = scan.offset(hit[START])
-        return [self._entity_dict(ref, count, first[ref]) for ref, count in mentions.items()]
-
     def _entity_dict(self, ref: str, count: int, first_offset: int) -> dict:
-        static = self._static[ref]
-        out = {**static["head"], "mentions": count, "first_offset": first_offset}
-        if static["geo"] is not None:
-            out["geo"] = dict(static["geo"])
+        out = self._static[ref].copy()
+        out["mentions"] = count
+        out["first_offset"] = first_offset
+        if "geo" in out:
+            out["geo"] = out["geo"].copy()
         return out
 
     def _is_kz(self, hit: Hit) -> bool:
@@ -80,21 +74,37 @@ class Tagger:
             return False
         return self.taxonomy.entities[pattern.ref].country == self.taxonomy.relevance.kz_country
 
-    def _evidence(self, hits: list[Hit], title_hits: list[Hit]) -> Evidence:
-        evidence = Evidence(title_kz=any(self._is_kz(h) for h in title_hits))
-        kinds = Counter(h[PATTERN].kind for h in hits)
-        evidence.kz_terms = kinds["kz_term"]
-        evidence.security_terms = kinds["security_term"]
-        evidence.entity_mentions.update(h[PATTERN].ref for h in hits if h[PATTERN].kind == "entity")
-        return evidence
+
+class _Tally:
+    """One pass over the hits: entity mentions and first offsets, kind counts."""
+
+    def __init__(self) -> None:
+        self.mentions: dict[str, int] = {}
+        self.first: dict[str, int] = {}
+        self.kinds: dict[str, int] = {}
+        self.incidents: set[str] = set()
+
+    def add(self, hits: list[Hit], scan: Scan | None) -> None:
+        """Count ``hits``; offsets from ``scan`` (None: title hits, offset -1)."""
+        mentions, first, kinds = self.mentions, self.first, self.kinds
+        for hit in hits:
+            pattern = hit[PATTERN]
+            kind = pattern.kind
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if kind == "entity":
+                ref = pattern.ref
+                mentions[ref] = mentions.get(ref, 0) + 1
+                if first.get(ref, -1) == -1:
+                    first[ref] = scan.offset(hit[START]) if scan is not None else -1
 
 
 def _static_dict(entity: Entity) -> dict:
-    """The parts of an entity dict that never change: ``head`` keys and ``geo`` (places)."""
-    geo = None
+    """An entity dict template in the documented key order (``geo`` for places only)."""
+    out: dict = {"id": entity.id, "type": entity.type, "name": entity.name}
+    out.update(mentions=0, first_offset=-1)
     if entity.type == "place" and entity.geo is not None:
-        geo = {"lat": entity.geo.lat, "lon": entity.geo.lon}
-    return {"head": {"id": entity.id, "type": entity.type, "name": entity.name}, "geo": geo}
+        out["geo"] = {"lat": entity.geo.lat, "lon": entity.geo.lon}
+    return out
 
 
 @cache
