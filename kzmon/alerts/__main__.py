@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
+from elasticsearch import ApiError, TransportError
 from markupsafe import Markup, escape
 
 from kzmon.alerts.delivery import DeliveryError, send_message, smtp_config
 from kzmon.alerts.render import Entry, build_message
-from kzmon.alerts.runner import dry_run, run_alerts
+from kzmon.alerts.runner import dry_run, es_error_reason, run_alerts
 from kzmon.alerts.watchlists import Watchlist, load_watchlists
 
 LOGGER = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ def _cmd_dry_run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
+    except (ApiError, TransportError) as exc:
+        print(f"watchlist {args.name}: {es_error_reason(exc)}", file=sys.stderr)
+        return 1
     print(f"# {evaluation.watchlist.id}: articles indexed since {evaluation.since.isoformat()}")
     if message is None:
         print("nothing new would be sent")
