@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from kzmon.alerts import state
-from kzmon.alerts.delivery import DeliveryError, send_message, smtp_config
+from kzmon.alerts.delivery import DeliveryError, SmtpConfig, send_message, smtp_config
 from kzmon.alerts.grouping import group_stories
 from kzmon.alerts.query import discover_url, search_body
 from kzmon.alerts.render import Entry, build_entry, build_message
@@ -192,14 +192,21 @@ def render(
     )
 
 
-def _deliver(
-    es: Elasticsearch,
-    evaluation: Evaluation,
-    settings: AlertSettings,
-    now: datetime,
-    result: AlertRunResult,
-) -> bool:
+@dataclass(frozen=True)
+class _Run:
+    """What every watchlist of one run shares."""
+
+    es: Elasticsearch
+    settings: AlertSettings
+    smtp: SmtpConfig
+    mode: str
+    now: datetime
+    result: AlertRunResult
+
+
+def _deliver(run: _Run, evaluation: Evaluation) -> bool:
     """Record pending, move the watermark, send, mark sent. True when nothing is left over."""
+    es, settings, now, result = run.es, run.settings, run.now, run.result
     watchlist = evaluation.watchlist
     to_record = [a for a in evaluation.new if a["doc_id"] not in evaluation.previously_pending]
     state.record_matches(es, watchlist.id, to_record, state.PENDING, now)
@@ -207,14 +214,13 @@ def _deliver(
     state.save_watchlist_state(
         es, watchlist.id, watermark=evaluation.watermark, last_evaluated_at=now
     )
-    config = smtp_config(timeout=settings.smtp_timeout_seconds)
-    message = render(evaluation, settings, now, config.mail_from)
+    message = render(evaluation, settings, now, run.smtp.mail_from)
     if message is None:
         return True
     try:
         attempts = send_message(
             message,
-            config,
+            run.smtp,
             attempts=settings.smtp_attempts,
             backoff_seconds=settings.smtp_backoff_seconds,
         )
@@ -238,23 +244,17 @@ def _deliver(
     return True
 
 
-def _run_one(
-    es: Elasticsearch,
-    watchlist: Watchlist,
-    settings: AlertSettings,
-    mode: str,
-    now: datetime,
-    result: AlertRunResult,
-) -> None:
-    saved = state.get_watchlist_state(es, watchlist.id) if mode == "digest" else {}
-    last_digest = _parse_time(saved.get("last_digest_at"))
-    if mode == "digest" and not digest_due(watchlist.digest_schedule(), last_digest, now):
-        LOGGER.info("watchlist %s: digest not due", watchlist.id)
-        return
-    evaluation = evaluate(es, watchlist, settings, now)
-    delivered = _deliver(es, evaluation, settings, now, result)
-    if mode == "digest" and delivered:
-        state.save_watchlist_state(es, watchlist.id, last_digest_at=now)
+def _run_one(run: _Run, watchlist: Watchlist) -> None:
+    if run.mode == "digest":
+        saved = state.get_watchlist_state(run.es, watchlist.id)
+        last_digest = _parse_time(saved.get("last_digest_at"))
+        if not digest_due(watchlist.digest_schedule(), last_digest, run.now):
+            LOGGER.info("watchlist %s: digest not due", watchlist.id)
+            return
+    evaluation = evaluate(run.es, watchlist, run.settings, run.now)
+    delivered = _deliver(run, evaluation)
+    if run.mode == "digest" and delivered:
+        state.save_watchlist_state(run.es, watchlist.id, last_digest_at=run.now)
 
 
 def run_alerts(
@@ -282,9 +282,11 @@ def run_alerts(
         if not client.indices.exists(index=articles_alias()):
             LOGGER.warning("no %s index yet: nothing to alert on", articles_alias())
             return result
+        smtp = smtp_config(timeout=loaded.settings.smtp_timeout_seconds)
+        run = _Run(client, loaded.settings, smtp, mode, now, result)
         for watchlist in loaded.watchlists:
             if watchlist.enabled and watchlist.mode == mode:
-                _run_guarded(client, watchlist, loaded.settings, mode, now, result)
+                _run_guarded(run, watchlist)
     finally:
         if es is None:
             client.close()
@@ -292,20 +294,17 @@ def run_alerts(
     return result
 
 
-def _run_guarded(
-    es: Elasticsearch,
-    watchlist: Watchlist,
-    settings: AlertSettings,
-    mode: str,
-    now: datetime,
-    result: AlertRunResult,
-) -> None:
+def _run_guarded(run: _Run, watchlist: Watchlist) -> None:
+    """Run one watchlist; an Elasticsearch or rendering error is recorded, not raised."""
     try:
-        _run_one(es, watchlist, settings, mode, now, result)
+        _run_one(run, watchlist)
     except (ApiError, TransportError) as exc:
         reason = es_error_reason(exc)
         LOGGER.error("watchlist %s failed: %s", watchlist.id, reason)
-        result.errors.append({"watchlist": watchlist.id, "stage": "search", "error": reason})
+        run.result.errors.append({"watchlist": watchlist.id, "stage": "search", "error": reason})
+    except ValueError as exc:
+        LOGGER.error("watchlist %s: cannot build its mail: %s", watchlist.id, exc)
+        run.result.errors.append({"watchlist": watchlist.id, "stage": "render", "error": str(exc)})
 
 
 def dry_run(

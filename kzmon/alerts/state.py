@@ -75,7 +75,7 @@ def save_watchlist_state(es: Elasticsearch, watchlist_id: str, **fields: Any) ->
     """Merge `fields` (datetimes become ISO strings) into the watchlist's state document."""
     doc = {"watchlist": watchlist_id}
     doc.update({k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()})
-    es.update(index=state_index(), id=watchlist_id, doc=doc, doc_as_upsert=True, refresh="wait_for")
+    es.update(index=state_index(), id=watchlist_id, doc=doc, doc_as_upsert=True, refresh=True)
 
 
 def pending_doc_ids(es: Elasticsearch, watchlist_id: str) -> list[str]:
@@ -143,7 +143,7 @@ def record_matches(
         for hit in hits
     ]
     if actions:
-        helpers.bulk(es, actions, refresh="wait_for")
+        helpers.bulk(es, actions, refresh=True)
 
 
 def _sent_doc(watchlist_id: str, hit: dict[str, Any], status: str, now: datetime) -> dict[str, Any]:
@@ -174,4 +174,4 @@ def record_failure(
         for doc_id in doc_ids
     ]
     if actions:
-        helpers.bulk(es, actions, refresh="wait_for")
+        helpers.bulk(es, actions, refresh=True)
