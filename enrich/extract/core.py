@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ LOGGER = logging.getLogger(__name__)
 __version__ = "1.0.0"
 EXTRACTOR_VERSION = f"kzmon-extract/{__version__}+trafilatura/{trafilatura.__version__}"
 
+_BY_PREFIX = re.compile(r"^(by|written by|автор[:]?|авторы[:]?)\s+", re.IGNORECASE)
 # Exceptions that bad pages raise inside lxml/trafilatura; turned into error records.
 _PAGE_ERRORS = (ValueError, etree.LxmlError, RecursionError)
 
@@ -144,7 +146,7 @@ def _record(
         "outlet": ctx.outlet,
         "title": title,
         "subtitle": head["subtitle"] or pagemeta.clean_space(document.description) or None,
-        "authors": _authors(head["authors"], document.author, jsonld.authors),
+        "authors": _authors(head["authors"], document.author, jsonld.authors, ctx.rules),
         "published_at": _published(head, page, ctx),
         "modified_at": dates.first_date([*head["modified"], *jsonld.modified]),
         "language": detect_language(text, declared),
@@ -176,18 +178,28 @@ def _published(head: dict[str, Any], page: dict[str, Any], ctx: _PageContext) ->
     )
 
 
-def _authors(from_rules: list[str], from_trafilatura: str | None, from_jsonld: list[str]) -> list:
-    """Author names, first source that has any; "By " prefixes and duplicates removed."""
-    names = from_rules or [a for a in (from_trafilatura or "").split(";")] or from_jsonld
-    if not any(n.strip() for n in names):
-        names = from_jsonld
+def _authors(
+    from_rules: list[str],
+    from_trafilatura: str | None,
+    from_jsonld: list[str],
+    rules: CompiledRules,
+) -> list[str]:
+    """Author names from the first source that has any; "By " prefixes, duplicates and
+    the outlet's non-person accounts (``drop_authors``) removed."""
+    for names in (from_rules, (from_trafilatura or "").split(";"), from_jsonld):
+        result = _clean_authors(names, rules)
+        if result:
+            return result
+    return []
+
+
+def _clean_authors(names: list[str], rules: CompiledRules) -> list[str]:
     result: list[str] = []
     for name in names:
-        name = pagemeta.clean_space(name)
-        if name.lower().startswith("by "):
-            name = name[3:].strip()
-        if name and name not in result:
-            result.append(name)
+        name = _BY_PREFIX.sub("", pagemeta.clean_space(name))
+        if not name or name in result or any(p.search(name) for p in rules.drop_authors):
+            continue
+        result.append(name)
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from datetime import UTC, datetime
 
 from dateutil import parser as dateparser
@@ -19,6 +20,24 @@ LOGGER = logging.getLogger(__name__)
 _URL_DATE_RE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$)"
 )
+# Zone abbreviations seen in news metadata (dateutil knows only UTC/GMT by itself); an
+# unknown abbreviation leaves the value naive, which is then taken as UTC like any zoneless one.
+_TZINFOS = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "BST": 3600,
+    "CET": 3600,
+    "CEST": 7200,
+    "MSK": 3 * 3600,
+    "ALMT": 5 * 3600,
+    "EST": -5 * 3600,
+    "EDT": -4 * 3600,
+    "CST": -6 * 3600,
+    "CDT": -5 * 3600,
+    "PST": -8 * 3600,
+    "PDT": -7 * 3600,
+}
 # Plausible range: nothing before the web, nothing more than a day ahead of the clock.
 _MIN_YEAR = 1990
 
@@ -38,7 +57,7 @@ def to_iso(value: object) -> str | None:
         if not text:
             return None
         try:
-            parsed = dateparser.parse(text)
+            parsed = _parse(text)
         except (ValueError, OverflowError, TypeError) as err:
             LOGGER.debug("unparseable date %r: %s", text, err)
             return None
@@ -47,6 +66,13 @@ def to_iso(value: object) -> str | None:
     if not _plausible(parsed):
         return None
     return parsed.isoformat()
+
+
+def _parse(text: str) -> datetime:
+    with warnings.catch_warnings():
+        # "tzname XYZ identified but not understood": the value stays naive and becomes UTC.
+        warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
+        return dateparser.parse(text, tzinfos=_TZINFOS)
 
 
 def _plausible(value: datetime) -> bool:

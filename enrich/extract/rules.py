@@ -31,6 +31,7 @@ _LIST_FIELDS = (
     "drop_paragraphs",
     "stop_at",
     "caption_paragraphs",
+    "drop_authors",
 )
 
 
@@ -54,6 +55,7 @@ class OutletRules(BaseModel):
     drop_paragraphs: list[str] = Field(default_factory=list)
     stop_at: list[str] = Field(default_factory=list)
     caption_paragraphs: list[str] = Field(default_factory=list)
+    drop_authors: list[str] = Field(default_factory=list)
 
     @field_validator(*_XPATH_FIELDS, "drop", "captions")
     @classmethod
@@ -62,7 +64,9 @@ class OutletRules(BaseModel):
             etree.XPath(expr)  # raises XPathSyntaxError on a typo in the rules file
         return value
 
-    @field_validator("metadata_lines", "drop_paragraphs", "stop_at", "caption_paragraphs")
+    @field_validator(
+        "metadata_lines", "drop_paragraphs", "stop_at", "caption_paragraphs", "drop_authors"
+    )
     @classmethod
     def _valid_regexes(cls, value: list[str]) -> list[str]:
         for expr in value:
@@ -97,6 +101,7 @@ class CompiledRules:
         self.drop_paragraphs = [re.compile(e, flags) for e in rules.drop_paragraphs]
         self.stop_at = [re.compile(e, flags) for e in rules.stop_at]
         self.caption_paragraphs = [re.compile(e, flags) for e in rules.caption_paragraphs]
+        self.drop_authors = [re.compile(e, flags) for e in rules.drop_authors]
 
 
 class RuleSet(BaseModel):
