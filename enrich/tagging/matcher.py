@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Iterator
 
 import ahocorasick
 
@@ -76,6 +77,39 @@ class Scan:
         return starts, shifts
 
 
+class Matches:
+    """What one scan found: entity mentions, first positions, term counts, incident hits."""
+
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan
+        self.mentions: dict[str, int] = {}
+        self.first: dict[str, int] = {}  # entity id -> position in the joined string
+        self.kinds: dict[str, int] = {}
+        self.incident_hits: list[Hit] = []
+        self.anchors: list[int] = []  # Kazakhstan terms and sure entities (for ? aliases)
+
+    def count(self, start: int, end: int, pattern: Pattern) -> None:
+        """Add one accepted hit (``end`` is unused but keeps the hit's shape)."""
+        kind = pattern.kind
+        kinds = self.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind == "entity":
+            ref = pattern.ref
+            self.mentions[ref] = self.mentions.get(ref, 0) + 1
+            if ref not in self.first or start < self.first[ref]:
+                self.first[ref] = start
+            if not pattern.ambiguous:
+                self.anchors.append(start)
+        elif kind == "incident":
+            self.incident_hits.append((start, end, pattern))
+        elif kind == "kz_term":
+            self.anchors.append(start)
+
+    def first_offset(self, ref: str) -> int:
+        """Offset in the original text of the first mention of entity ``ref``."""
+        return self.scan.offset(self.first[ref])
+
+
 class Matcher:
     """The compiled automaton plus the matching rules from ``meta.yaml``."""
 
@@ -101,44 +135,46 @@ class Matcher:
             by_ref[(pattern.kind, pattern.ref)] = pattern if seen is None else _merge(seen, pattern)
         for key, by_ref in grouped.items():
             patterns = tuple(p for p in by_ref.values() if p.kind != "block")
-            capital = any(p.capital for p in patterns)
-            self.automaton.add_word(key, (len(key), patterns, capital))
+            self.automaton.add_word(key, (len(key), patterns))
         self.automaton.make_automaton()
         self.size = len(grouped)
         LOGGER.info("taxonomy automaton: %d keys", self.size)
 
-    def scan(self, text: str) -> tuple[Scan, list[Hit]]:
-        """All accepted, non-overlapping hits in ``text`` (in text order).
+    def scan(self, text: str) -> Matches:
+        """Everything the taxonomy finds in ``text``, tallied in one pass over the hits.
 
-        Incident hits are not yet checked for negation: ``incidents`` does that, once per type.
+        ``^`` and ``?`` aliases wait until the whole text is scanned (their context may come
+        later); incident triggers are checked for negation later, once per type.
         """
         scan = Scan(text)
-        hits, capital = self._hits(scan.joined)
-        if capital:
-            hits = self._disambiguate(scan, hits)
-        return scan, hits
+        matches = Matches(scan)
+        pending: list[Hit] = []
+        count = matches.count
+        for start, end, pattern in self._hits(scan.joined):
+            if pattern.capital:
+                pending.append((start, end, pattern))
+            else:
+                count(start, end, pattern)
+        for start, end, pattern in pending:
+            if self._confirmed(scan, (start, end, pattern), matches.anchors):
+                count(start, end, pattern)
+        return matches
 
-    def _hits(self, joined: str) -> tuple[list[Hit], bool]:
-        """Accepted hits, and whether any needs the capital-letter check."""
-        out: list[Hit] = []
-        append = out.append
-        any_capital = False
-        for last, (length, patterns, capital) in self.automaton.iter_long(joined):
+    def _hits(self, joined: str) -> Iterator[Hit]:
+        """Accepted hits in text order (boundary and inflection checked)."""
+        for last, (length, patterns) in self.automaton.iter_long(joined):
             start, end = last - length + 1, last + 1
             if joined[end] == " ":
-                accepted = patterns
+                for pattern in patterns:
+                    yield start, end, pattern
+                continue
+            end = joined.find(" ", end)
+            accepted = self._inflected(joined[last + 1 : end], patterns)
+            if accepted:
+                for pattern in accepted:
+                    yield start, end, pattern
             else:
-                end = joined.find(" ", end)
-                accepted = self._inflected(joined[last + 1 : end], patterns)
-                if not accepted:
-                    shorter = self._shorter(joined, start, last + 1)
-                    out += shorter
-                    any_capital = any_capital or any(h[PATTERN].capital for h in shorter)
-                    continue
-            any_capital = any_capital or capital
-            for pattern in accepted:
-                append((start, end, pattern))
-        return out, any_capital
+                yield from self._shorter(joined, start, last + 1)
 
     def _inflected(self, rest: str, patterns: tuple[Pattern, ...]) -> list[Pattern]:
         inflected = rest in self.suffixes
@@ -155,13 +191,12 @@ class Matcher:
             cut = joined.rfind(" ", start + 1, cut)
         return []
 
-    def incidents(self, scan: Scan, hits: list[Hit]) -> set[str]:
+    def incidents(self, matches: Matches) -> set[str]:
         """Incident types with at least one trigger that is not negated ("not a bombing")."""
         found: set[str] = set()
-        for hit in hits:
-            pattern = hit[PATTERN]
-            kind, ref = pattern.kind, pattern.ref
-            if kind == "incident" and ref not in found and not self._negated(scan, hit):
+        for hit in matches.incident_hits:
+            ref = hit[PATTERN].ref
+            if ref not in found and not self._negated(matches.scan, hit):
                 found.add(ref)
         return found
 
@@ -170,16 +205,6 @@ class Matcher:
         before = joined[max(0, start - 40) : start].rsplit(" ", self.negation_window)[1:]
         after = joined[end + 1 : end + 20].split(" ", 1)[0]
         return not self.negators_before.isdisjoint(before) or after in self.negators_after
-
-    def _disambiguate(self, scan: Scan, hits: list[Hit]) -> list[Hit]:
-        """Apply the capital-letter and context conditions of ``^`` and ``?`` aliases."""
-        anchors = [
-            h[START]
-            for h in hits
-            if h[PATTERN].kind == "kz_term"
-            or (h[PATTERN].kind == "entity" and not h[PATTERN].ambiguous)
-        ]
-        return [h for h in hits if not h[PATTERN].capital or self._confirmed(scan, h, anchors)]
 
     def _confirmed(self, scan: Scan, hit: Hit, anchors: list[int]) -> bool:
         start, end, pattern = hit

@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from functools import cache
 
-from enrich.tagging.matcher import PATTERN, START, Hit, Matcher, Scan
+from enrich.tagging.matcher import Matcher, Matches
 from enrich.tagging.relevance import Evidence, score
 from enrich.tagging.taxonomy import INCIDENT_TYPES, Entity, Taxonomy, load_taxonomy
 
@@ -21,6 +21,8 @@ class Tagger:
         self.version = taxonomy.version
         self.matcher = Matcher(taxonomy)
         self._static = {ref: _static_dict(entity) for ref, entity in taxonomy.entities.items()}
+        kz = taxonomy.relevance.kz_country
+        self._kz_entities = frozenset(r for r, e in taxonomy.entities.items() if e.country == kz)
 
     def tag(self, record: dict) -> dict:
         """Tags for ``record`` (``title``, ``text``, optional ``language``).
@@ -33,69 +35,36 @@ class Tagger:
         """
         title = str(record.get("title") or "").strip()
         text = str(record.get("text") or "")
-        scan, hits = self.matcher.scan(text)
-        title_scan, title_hits = self.matcher.scan(title)
+        body = self.matcher.scan(text)
+        head = self.matcher.scan(title)
         title_in_text = bool(title) and text.lstrip().startswith(title)
-        tally = _Tally()
-        if not title_in_text:
-            tally.add(title_hits, None)
-            tally.incidents = self.matcher.incidents(title_scan, title_hits)
-        tally.add(hits, scan)
-        tally.incidents |= self.matcher.incidents(scan, hits)
+        parts = [body] if title_in_text else [head, body]
+        mentions: Counter[str] = Counter()
+        for part in parts:
+            mentions.update(part.mentions)
+        incidents = set().union(*(self.matcher.incidents(part) for part in parts))
+        title_kz = bool(head.kinds.get("kz_term")) or not self._kz_entities.isdisjoint(head.first)
         evidence = Evidence(
-            kz_terms=tally.kinds.get("kz_term", 0),
-            security_terms=tally.kinds.get("security_term", 0),
-            entity_mentions=Counter(tally.mentions),
-            incidents=tally.incidents,
-            title_kz=any(self._is_kz(h) for h in title_hits),
+            kz_terms=sum(part.kinds.get("kz_term", 0) for part in parts),
+            security_terms=sum(part.kinds.get("security_term", 0) for part in parts),
+            entity_mentions=mentions,
+            incidents=incidents,
+            title_kz=title_kz,
         )
         return {
-            "entities": [
-                self._entity_dict(ref, n, tally.first[ref]) for ref, n in tally.mentions.items()
-            ],
-            "incident_types": [i for i in INCIDENT_TYPES if i in tally.incidents],
+            "entities": [self._entity_dict(ref, n, body) for ref, n in mentions.items()],
+            "incident_types": [i for i in INCIDENT_TYPES if i in incidents],
             "kz_security": score(evidence, self.taxonomy),
             "taxonomy_version": self.version,
         }
 
-    def _entity_dict(self, ref: str, count: int, first_offset: int) -> dict:
+    def _entity_dict(self, ref: str, count: int, body: Matches) -> dict:
         out = self._static[ref].copy()
         out["mentions"] = count
-        out["first_offset"] = first_offset
+        out["first_offset"] = body.first_offset(ref) if ref in body.first else -1
         if "geo" in out:
             out["geo"] = out["geo"].copy()
         return out
-
-    def _is_kz(self, hit: Hit) -> bool:
-        pattern = hit[PATTERN]
-        if pattern.kind == "kz_term":
-            return True
-        if pattern.kind != "entity":
-            return False
-        return self.taxonomy.entities[pattern.ref].country == self.taxonomy.relevance.kz_country
-
-
-class _Tally:
-    """One pass over the hits: entity mentions and first offsets, kind counts."""
-
-    def __init__(self) -> None:
-        self.mentions: dict[str, int] = {}
-        self.first: dict[str, int] = {}
-        self.kinds: dict[str, int] = {}
-        self.incidents: set[str] = set()
-
-    def add(self, hits: list[Hit], scan: Scan | None) -> None:
-        """Count ``hits``; offsets from ``scan`` (None: title hits, offset -1)."""
-        mentions, first, kinds = self.mentions, self.first, self.kinds
-        for hit in hits:
-            pattern = hit[PATTERN]
-            kind = pattern.kind
-            kinds[kind] = kinds.get(kind, 0) + 1
-            if kind == "entity":
-                ref = pattern.ref
-                mentions[ref] = mentions.get(ref, 0) + 1
-                if first.get(ref, -1) == -1:
-                    first[ref] = scan.offset(hit[START]) if scan is not None else -1
 
 
 def _static_dict(entity: Entity) -> dict:
