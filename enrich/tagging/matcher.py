@@ -1,8 +1,8 @@
 """One Aho-Corasick pass over the normalised token string, then boundary and context checks.
 
-The text is normalised (``normalize``), split on whitespace and the tokens joined by single
-spaces with a space at each end; every automaton key is a space followed by alias tokens, so a
-key can only start at a token start. ``iter_long`` reports the leftmost-longest key at each
+The text is normalised (``normalize``: same length, punctuation turned into spaces, a space
+added at each end); every automaton key is a space followed by the normalised alias, so a key
+can only start at a token start. ``iter_long`` reports the leftmost-longest key at each
 point in one C pass (so "Aktobe region" is the region, not the city, and blockers such as
 "Moscow Times" swallow "Moscow"). A hit counts when it ends at a token boundary, or, for a stem
 key, when the rest of the token is an inflection suffix from ``meta.yaml`` ("Актюбинской" =
@@ -11,14 +11,13 @@ stem "актюбинск" + "ой"), or, for a ``*`` key, any continuation but a
 
 from __future__ import annotations
 
-import bisect
 import logging
 import re
 from collections.abc import Iterator
 
 import ahocorasick
 
-from enrich.tagging.normalize import normalise, tokens
+from enrich.tagging.normalize import padded, tokens
 from enrich.tagging.taxonomy import Pattern, Taxonomy, iter_patterns, suffix_set
 
 LOGGER = logging.getLogger(__name__)
@@ -40,41 +39,18 @@ START, END, PATTERN = 0, 1, 2
 
 
 class Scan:
-    """The normalised form of one text and the map back to the original offsets."""
+    """The normalised form of one text (same length as the text, a space added at each end)."""
 
     def __init__(self, text: str) -> None:
         if "[" in text:
             text = _CITATION_RE.sub(lambda m: " " * len(m.group()), text)
         self.text = text
-        self.normalised = normalise(text)
-        self.joined = " " + " ".join(self.normalised.split()) + " "
-        self._gaps: tuple[list[int], list[int]] | None = None
+        self.joined = padded(text)
 
-    def offset(self, pos: int) -> int:
-        """Offset in the original text of the token after the space at ``pos`` of ``joined``."""
-        if self._gaps is None:
-            self._gaps = self._gap_map()
-        starts, shifts = self._gaps
-        index = bisect.bisect_right(starts, pos) - 1
-        return pos + (shifts[index] if index >= 0 else 0)
-
-    def _gap_map(self) -> tuple[list[int], list[int]]:
-        # In " " + normalised, every run of spaces becomes one space of `joined` (normalise
-        # turns all punctuation and whitespace into plain spaces), so a run of L >= 2 shifts
-        # everything after it by L - 1. Record, per long run, where it starts in `joined` and
-        # the total shift after it. str.find jumps from run to run in C.
-        padded = " " + self.normalised + "x"
-        starts, shifts, shift = [], [], 0
-        pos = padded.find("  ")
-        while pos >= 0:
-            run_end = pos + 2
-            while padded[run_end] == " ":
-                run_end += 1
-            starts.append(pos - shift)
-            shift += run_end - pos - 1
-            shifts.append(shift)
-            pos = padded.find("  ", run_end)
-        return starts, shifts
+    @staticmethod
+    def offset(pos: int) -> int:
+        """Offset in the text of the token after the space at ``pos`` of ``joined``."""
+        return pos
 
 
 class Matches:
@@ -202,9 +178,12 @@ class Matcher:
 
     def _negated(self, scan: Scan, hit: Hit) -> bool:
         joined, start, end = scan.joined, hit[START], hit[END]
-        before = joined[max(0, start - 40) : start].rsplit(" ", self.negation_window)[1:]
-        after = joined[end + 1 : end + 20].split(" ", 1)[0]
-        return not self.negators_before.isdisjoint(before) or after in self.negators_after
+        before = joined[max(0, start - 40) : start].split()
+        before = (before[1:] if start > 40 else before)[-self.negation_window :]
+        after = joined[end : end + 20].split()[:1]
+        return not self.negators_before.isdisjoint(before) or not self.negators_after.isdisjoint(
+            after
+        )
 
     def _confirmed(self, scan: Scan, hit: Hit, anchors: list[int]) -> bool:
         start, end, pattern = hit

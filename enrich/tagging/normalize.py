@@ -1,17 +1,20 @@
-"""Text normalisation shared by the taxonomy (aliases) and the tagger (article text).
+r"""Text normalisation shared by the taxonomy (aliases) and the tagger (article text).
 
 Both sides go through ``normalise``, so an alias matches its text whatever the case,
-punctuation, hyphen, space or apostrophe variant ("Jund al-Khilafah" = "Jund al Khilafah",
+punctuation, hyphen or apostrophe variant ("Jund al-Khilafah" = "Jund al Khilafah",
 "Prosecutor General's" = "Prosecutor General’s"):
 
 - lower-case, ``ё`` → ``е``;
-- every punctuation or symbol character (ASCII, Latin-1, General Punctuation, « », modifier
-  apostrophes) becomes a space.
+- every punctuation, symbol or whitespace character (ASCII, Latin-1, General Punctuation,
+  « », modifier apostrophes) becomes a plain space.
 
-``normalise`` keeps the text's length, so a position in it is a position in the original. The
-tagger splits it on whitespace and joins the tokens with single spaces (``joined``) for one
-Aho-Corasick pass. All of this runs in C (``str.lower``, ``bytes.translate``, one regex, ``split``,
-``join``): the normalisation costs less than a ``re.findall(r"\\w+")`` tokenising pass.
+``normalise`` keeps the text's length, so a position in it is a position in the original, and
+the tagger runs its one Aho-Corasick pass over it directly: every token is preceded and
+followed by a space. Runs of spaces are not collapsed (that would cost a second pass and an
+offset map); a multi-word alias therefore matches where its words are separated as in the
+alias ("Jund al-Khilafah", "St. Petersburg"), which is how names are written. All of this runs
+in C (``str.lower``, one regex, ``bytes.translate``) and costs less than a
+``re.findall(r"\w+")`` tokenising pass.
 """
 
 from __future__ import annotations
@@ -59,9 +62,9 @@ def tokens(text: str) -> list[str]:
     return normalise(text).split()
 
 
-def joined(text: str) -> str:
-    """The normalised tokens of ``text`` joined by single spaces, with a space at each end."""
-    return " " + " ".join(tokens(text)) + " "
+def padded(text: str) -> str:
+    """``normalise(text)`` with a space at each end: the string the automaton scans."""
+    return " " + normalise(text) + " "
 
 
 def is_cyrillic(token: str) -> bool:

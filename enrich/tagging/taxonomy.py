@@ -29,7 +29,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field
 
-from enrich.tagging.normalize import is_cyrillic, tokens
+from enrich.tagging.normalize import is_cyrillic, normalise
 
 LOGGER = logging.getLogger(__name__)
 
@@ -198,10 +198,11 @@ def expand_alias(alias: str, min_stem_len: int) -> list[tuple[str, dict]]:
     for variant in expand_braces(alias):
         prefix = variant.endswith("*")
         explicit_stem = variant.endswith("~")
-        toks = tokens(variant.rstrip("~*"))
-        if not toks:
+        # Not collapsed: "St. Petersburg" keeps its two spaces and matches the text as written.
+        key = normalise(variant.rstrip("~*")).strip()
+        if not key:
             continue
-        last = toks[-1]
+        last = key.split()[-1]
         stem = prefix or explicit_stem or (is_cyrillic(last) and len(last) >= min_stem_len)
         flags = {
             "ambiguous": ambiguous,
@@ -209,7 +210,7 @@ def expand_alias(alias: str, min_stem_len: int) -> list[tuple[str, dict]]:
             "stem": stem,
             "prefix": prefix,
         }
-        out.append((" " + " ".join(toks), flags))
+        out.append((" " + key, flags))
     return out
 
 
