@@ -53,6 +53,7 @@ class RunRecorder:
     counts: Counter = field(default_factory=Counter)
     errors_by_kind: Counter = field(default_factory=Counter)
     discovered: set[str] = field(default_factory=set)
+    perf: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +126,7 @@ class RunRecorder:
             "started_at": self.started_at,
             "finished_at": utc_now(),
             "counts": counts,
+            "perf": self.perf,
         }
 
     def close(self) -> dict[str, Any]:

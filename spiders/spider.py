@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import resource
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -150,6 +152,7 @@ class OutletSpider(scrapy.Spider):
         self.state = CrawlState(Path(state_path))
         self.recorder = RunRecorder(Path(run_dir), outlet_id, run_id, mode)
         self._scheduled: set[str] = set()
+        self._started = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -160,6 +163,13 @@ class OutletSpider(scrapy.Spider):
         return spider
 
     def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
+        stats = self.crawler.stats
+        self.recorder.perf = {
+            "elapsed_s": round(time.monotonic() - self._started, 3),
+            "responses": stats.get_value("downloader/response_count", 0),
+            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "finish_reason": reason,
+        }
         summary = self.recorder.close()
         self.state.close()
         LOGGER.info("crawl %s finished (%s): %s", self.outlet.id, reason, summary["counts"])

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="append", default=[], help="outlet id that stopped")
     parser.add_argument("--log", type=Path, default=None, help="request log (JSON lines)")
     parser.add_argument("--shared-dir", type=Path, default=None)
+    parser.add_argument("--no-delay", action="store_true", help="serve the slow page at once")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_dir = get_settings().state_dir / "replay"

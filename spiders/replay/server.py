@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +45,11 @@ class _Handler(BaseHTTPRequestHandler):
     log_path: Path | None
     lock = threading.Lock()
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        """No Nagle delay: headers and body leave in separate writes."""
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._answer(with_body=True)
@@ -87,13 +93,13 @@ def serve(
     shared_dir: Path | None = None,
     quiet_outlets: list[str] | tuple[str, ...] = (),
     log_path: Path | None = None,
+    no_delay: bool = False,
 ) -> None:
-    """Run the server in the foreground until SIGTERM/SIGINT."""
-    handler = type(
-        "ReplayHandler",
-        (_Handler,),
-        {"site": load_site(shared_dir, quiet_outlets), "log_path": log_path},
-    )
+    """Run the server in the foreground until SIGTERM/SIGINT (``no_delay``: no slow page)."""
+    site = load_site(shared_dir, quiet_outlets)
+    if no_delay:
+        site.slow.clear()
+    handler = type("ReplayHandler", (_Handler,), {"site": site, "log_path": log_path})
     httpd = ThreadingHTTPServer((HOST, port), handler)
     httpd.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
@@ -123,7 +129,11 @@ def read_requests(run_dir: Path) -> list[dict]:
 
 
 def start_replay(
-    run_dir: Path, port: int | None = None, quiet_outlets: list[str] | tuple[str, ...] = ()
+    run_dir: Path,
+    port: int | None = None,
+    quiet_outlets: list[str] | tuple[str, ...] = (),
+    *,
+    no_delay: bool = False,
 ) -> ReplayInfo:
     """Start the replay in the background (idempotent); wait until it listens."""
     run_dir = Path(run_dir)
@@ -139,6 +149,8 @@ def start_replay(
     command += ["--log", str(run_dir / "requests.jsonl")]
     for outlet_id in quiet_outlets:
         command += ["--quiet", outlet_id]
+    if no_delay:
+        command.append("--no-delay")
     with open(run_dir / "replay.log", "ab") as log:
         proc = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

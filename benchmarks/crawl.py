@@ -1,0 +1,200 @@
+"""``make bench-crawl``: crawl throughput against the offline replay, ours versus bare Scrapy.
+
+For each repeat: start a fresh replay (slow page off), crawl every outlet with our spiders
+(one subprocess per outlet, as in production, politeness delays off for the benchmark only),
+then fetch exactly the URLs those crawls requested with a bare Scrapy spider (one subprocess,
+no robots.txt, no state, no WARC, same one-request-at-a-time concurrency). Pages/s is
+responses / seconds from the first to the last request the replay answered
+in each crawl (process start-up excluded; wall time including it is shown apart). Prints medians
+over the repeats, the ratio, and peak memory (max RSS of the crawl processes).
+
+    python -m benchmarks.crawl [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import scrapy
+
+from spiders.registry import load_outlets
+from spiders.replay.server import read_requests, start_replay, stop_replay
+from spiders.run import crawl
+from spiders.transport import replay_url_for
+
+LOGGER = logging.getLogger(__name__)
+
+#: Delays off for the benchmark only; everything else is the production configuration.
+NO_DELAYS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "LOG_LEVEL": "WARNING"}
+
+
+class BareSpider(scrapy.Spider):
+    """Scrapy with nothing of ours: fetch the URLs, keep nothing."""
+
+    name = "bare"
+
+    def __init__(self, urls: list[str], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.urls = urls
+
+    async def start(self):
+        """Every URL once."""
+        for url in self.urls:
+            yield scrapy.Request(url, callback=self.parse, dont_filter=True)
+
+    def parse(self, response: scrapy.http.Response) -> None:
+        """Discard the page."""
+        return None
+
+
+def _bare_main(urls_file: Path) -> int:
+    """Child process: run the bare spider, print {elapsed_s, responses, peak_rss_kib}."""
+    from scrapy.crawler import CrawlerProcess
+
+    urls = json.loads(urls_file.read_text())
+    process = CrawlerProcess(
+        {
+            "LOG_LEVEL": "WARNING",
+            "ROBOTSTXT_OBEY": False,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+            "DOWNLOAD_DELAY": 0,
+            "HTTPERROR_ALLOW_ALL": True,
+            "REDIRECT_ENABLED": False,
+            "RETRY_ENABLED": False,
+            "DOWNLOAD_MAXSIZE": 5 * 1024 * 1024,
+            "REMOTE_CONTROL_ENABLED": False,
+            "TELNETCONSOLE_ENABLED": False,
+        }
+    )
+    crawler = process.create_crawler(BareSpider)
+    started = time.monotonic()
+    process.crawl(crawler, urls=urls)
+    process.start()
+    print(
+        json.dumps(
+            {
+                "elapsed_s": time.monotonic() - started,
+                "responses": crawler.stats.get_value("downloader/response_count", 0),
+                "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+        )
+    )
+    return 0
+
+
+def _span(requests: list[dict]) -> float:
+    """Seconds from the first to the last request the replay answered (start-up excluded)."""
+    return requests[-1]["t"] - requests[0]["t"] if len(requests) > 1 else 0.0
+
+
+def _ours(data_dir: Path, replay_dir: Path) -> dict[str, float]:
+    elapsed, responses, rss, wall = 0.0, 0, 0, 0.0
+    for outlet in load_outlets():
+        before = len(read_requests(replay_dir))
+        t0 = time.monotonic()
+        result = crawl(outlet.id, run_id="bench", data_dir=data_dir, overrides=NO_DELAYS)
+        wall += time.monotonic() - t0
+        served = read_requests(replay_dir)[before:]
+        elapsed += _span(served)
+        responses += len(served)
+        rss = max(rss, result.summary["perf"]["peak_rss_kib"])
+    return {"elapsed_s": elapsed, "responses": responses, "peak_rss_kib": rss, "wall_s": wall}
+
+
+def _bare(urls: list[str], work: Path, replay_dir: Path) -> dict[str, float]:
+    before = len(read_requests(replay_dir))
+    urls_file = work / "urls.json"
+    urls_file.write_text(json.dumps(urls))
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.crawl", "--bare", str(urls_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    served = read_requests(replay_dir)[before:]
+    return {
+        "elapsed_s": _span(served),
+        "responses": len(served),
+        "peak_rss_kib": result["peak_rss_kib"],
+        "wall_s": time.monotonic() - t0,
+    }
+
+
+def run_once(work: Path) -> tuple[dict, dict]:
+    """One repeat: a fresh replay, our crawl of every outlet, then the bare spider."""
+    replay_dir = work / "replay"
+    info = start_replay(replay_dir, no_delay=True)
+    previous = os.environ.get("KZMON_REPLAY_URL")
+    os.environ["KZMON_REPLAY_URL"] = info.url
+    try:
+        ours = _ours(work / "data", replay_dir)
+        urls = [replay_url_for(r["url"], info.url) for r in read_requests(replay_dir)]
+        bare = _bare(urls, work, replay_dir)
+    finally:
+        stop_replay(replay_dir)
+        if previous is None:
+            os.environ.pop("KZMON_REPLAY_URL", None)
+        else:
+            os.environ["KZMON_REPLAY_URL"] = previous
+    return ours, bare
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its report (and one JSON line)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.crawl")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bare", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare:
+        return _bare_main(args.bare)
+    logging.basicConfig(level=logging.WARNING)
+    ours_runs, bare_runs = [], []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory(prefix="kzmon-bench-crawl-") as tmp:
+            ours, bare = run_once(Path(tmp))
+        for row in (ours, bare):
+            row["pages_per_s"] = row["responses"] / row["elapsed_s"]
+        ours_runs.append(ours)
+        bare_runs.append(bare)
+    report = {
+        "repeats": args.repeats,
+        "responses": int(_median(ours_runs, "responses")),
+        "ours_pages_per_s": round(_median(ours_runs, "pages_per_s"), 1),
+        "bare_pages_per_s": round(_median(bare_runs, "pages_per_s"), 1),
+        "ours_wall_s_incl_startup": round(_median(ours_runs, "wall_s"), 1),
+        "bare_wall_s_incl_startup": round(_median(bare_runs, "wall_s"), 1),
+        "ours_peak_rss_mib": round(_median(ours_runs, "peak_rss_kib") / 1024, 1),
+        "bare_peak_rss_mib": round(_median(bare_runs, "peak_rss_kib") / 1024, 1),
+    }
+    report["ratio_ours_to_bare"] = round(report["ours_pages_per_s"] / report["bare_pages_per_s"], 2)
+    print(f"crawl benchmark against the replay, median of {args.repeats} repeats")
+    print(f"  responses per repeat:  {report['responses']}")
+    print(f"  our spiders:  {report['ours_pages_per_s']:8.1f} pages/s")
+    print(f"  bare Scrapy:  {report['bare_pages_per_s']:8.1f} pages/s")
+    print(f"  ratio (ours / bare):   {report['ratio_ours_to_bare']}")
+    print(
+        f"  peak memory: ours {report['ours_peak_rss_mib']} MiB,"
+        f" bare {report['bare_peak_rss_mib']} MiB (max RSS of the crawl processes)"
+    )
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
