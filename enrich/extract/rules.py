@@ -61,7 +61,10 @@ class OutletRules(BaseModel):
     @classmethod
     def _valid_xpaths(cls, value: list[str]) -> list[str]:
         for expr in value:
-            etree.XPath(expr)  # raises XPathSyntaxError on a typo in the rules file
+            try:
+                etree.XPath(expr)
+            except etree.XPathSyntaxError as err:  # a typo in the rules file
+                raise ValueError(f"invalid XPath {expr!r}: {err}") from err
         return value
 
     @field_validator(
