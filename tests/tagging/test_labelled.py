@@ -21,6 +21,8 @@ KINDS = {"places": "place", "groups": "group", "people": "person", "organization
 RECALL_FLOOR = 0.95
 PRECISION_FLOOR = 0.9
 RELEVANCE_F1_FLOOR = 0.95
+# heldout.yaml was scored once before any tuning on it; its floors are loose on purpose.
+HELDOUT_FLOOR = 0.85
 
 
 @dataclass
@@ -153,3 +155,17 @@ def test_quality_floors(cases: list[Case], tagger: Tagger) -> None:
         assert counts[kind].recall >= RECALL_FLOOR, (kind, counts[kind])
         assert counts[kind].precision >= PRECISION_FLOOR, (kind, counts[kind])
     assert counts["relevance"].f1 >= RELEVANCE_F1_FLOOR, counts["relevance"]
+
+
+def test_heldout_texts(tagger: Tagger) -> None:
+    data = yaml.safe_load((HERE / "heldout.yaml").read_text(encoding="utf-8"))
+    cases = [
+        Case(raw["id"], raw["title"], raw["text"], raw["relevant"], _labels(raw))
+        for raw in data["texts"]
+    ]
+    counts, errors = evaluate(cases, tagger, strict=True)
+    print()
+    print(_report(f"held-out texts ({len(cases)})", counts))
+    print("disagreements:\n  " + "\n  ".join(errors))
+    for kind, c in counts.items():
+        assert min(c.precision, c.recall) >= HELDOUT_FLOOR, (kind, c)

@@ -157,3 +157,35 @@ def test_first_offsets_point_at_word_starts_in_samples(tagger: Tagger, shared_di
             offset = entity["first_offset"]
             assert text[offset].isalnum(), (path.name, entity)
             assert offset == 0 or not text[offset - 1].isalnum(), (path.name, entity)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("from Moscow to St. Petersburg", {"Moscow", "Saint Petersburg"}),
+        ("an attack in Khost province", {"Khost Province"}),
+        ("the Karakalpak region of Uzbekistan", {"Karakalpakstan", "Uzbekistan"}),
+        ("(Tengri News [Almaty], April 1, 2010)", set()),
+    ],
+)
+def test_multiword_places_and_citations(tagger: Tagger, text: str, expected: set[str]) -> None:
+    assert _names(_tag(tagger, text), "place") == expected
+
+
+def test_kazakh_negative_infix_and_russian_boilerplate(tagger: Tagger) -> None:
+    assert "ban" in _tag(tagger, "Ұйымға тыйым салынды.")["incident_types"]
+    assert "ban" not in _tag(tagger, "Шеруге тыйым салынбағанын айтты.")["incident_types"]
+    text = "Боевики ИГИЛ (запрещена в РФ) заявили об атаке."
+    result = _tag(tagger, text)
+    assert _names(result, "group") == {"Islamic State"}
+    assert "ban" not in result["incident_types"]
+
+
+def test_relevance_reasons_name_what_fired(tagger: Tagger) -> None:
+    text = "Two blasts hit Atyrau. Jund al-Khilafah claimed responsibility, Kazakhstan's KNB said."
+    kz = _tag(tagger, text, title="Blasts in Atyrau")["kz_security"]
+    assert kz["relevant"] is True
+    joined = " ".join(kz["reasons"])
+    assert "Atyrau" in joined and "bombing" in joined and "Jund al-Khilafah" in joined
+    economy = _tag(tagger, "Kazakhstan's wheat exports from Kostanay rose 10% this year.")
+    assert economy["kz_security"]["relevant"] is False
