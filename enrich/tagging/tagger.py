@@ -22,7 +22,12 @@ class Tagger:
         self.matcher = Matcher(taxonomy)
         self._static = {ref: _static_dict(entity) for ref, entity in taxonomy.entities.items()}
         kz = taxonomy.relevance.kz_country
-        self._kz_entities = frozenset(r for r, e in taxonomy.entities.items() if e.country == kz)
+        entities = taxonomy.entities
+        self._kz_entities = frozenset(r for r, e in entities.items() if e.country == kz)
+        self._kz_anchors = frozenset(
+            r for r, e in entities.items() if e.country == kz and e.type in ("place", "person")
+        )
+        self._needs_kz = frozenset(r for r, e in entities.items() if e.kz_context)
 
     def tag(self, record: dict) -> dict:
         """Tags for ``record`` (``title``, ``text``, optional ``language``).
@@ -42,10 +47,14 @@ class Tagger:
         mentions: Counter[str] = Counter()
         for part in parts:
             mentions.update(part.mentions)
+        kz_terms = sum(part.kinds.get("kz_term", 0) for part in parts)
+        if not kz_terms and self._kz_anchors.isdisjoint(mentions):
+            for ref in self._needs_kz.intersection(mentions):
+                del mentions[ref]
         incidents = set().union(*(self.matcher.incidents(part) for part in parts))
         title_kz = bool(head.kinds.get("kz_term")) or not self._kz_entities.isdisjoint(head.first)
         evidence = Evidence(
-            kz_terms=sum(part.kinds.get("kz_term", 0) for part in parts),
+            kz_terms=kz_terms,
             security_terms=sum(part.kinds.get("security_term", 0) for part in parts),
             entity_mentions=mentions,
             incidents=incidents,

@@ -76,6 +76,10 @@ class Entity(BaseModel):
     parent: str | None = None
     geo: Geo | None = None
     banned_kz: bool = False
+    # Generic names ("Interior Ministry", "National Guard") that are Kazakhstan's body only
+    # when the article concerns Kazakhstan: kept only if Kazakhstan or a Kazakh place or
+    # person is mentioned too.
+    kz_context: bool = False
     aliases: Aliases = Field(default_factory=dict)
     region_names: Aliases = Field(default_factory=dict)
 

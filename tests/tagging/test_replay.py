@@ -32,3 +32,21 @@ def test_relevance_agrees_with_replay_security_flags(tagger: Tagger, shared_dir:
     print("\n".join(disagreements))
     assert len(site.articles) >= 25
     assert f1 >= REPLAY_RELEVANCE_F1_FLOOR, disagreements
+
+
+def test_unrelated_news_is_not_relevant(tagger: Tagger, shared_dir: Path) -> None:
+    """181 real news articles from around the world (the extraction benchmark's ground truth):
+    none is about security in Kazakhstan."""
+    import json
+
+    bench = shared_dir / "benchmarks" / "article-extraction-benchmark" / "ground-truth.json"
+    articles = json.loads(bench.read_text(encoding="utf-8"))
+    flagged = [
+        item["url"]
+        for item in articles.values()
+        if tagger.tag({"title": "", "text": item.get("articleBody") or ""})["kz_security"][
+            "relevant"
+        ]
+    ]
+    print(f"\nunrelated news flagged relevant: {len(flagged)} of {len(articles)}")
+    assert flagged == []

@@ -189,3 +189,12 @@ def test_relevance_reasons_name_what_fired(tagger: Tagger) -> None:
     assert "Atyrau" in joined and "bombing" in joined and "Jund al-Khilafah" in joined
     economy = _tag(tagger, "Kazakhstan's wheat exports from Kostanay rose 10% this year.")
     assert economy["kz_security"]["relevant"] is False
+
+
+def test_generic_body_names_need_kazakhstan_context(tagger: Tagger) -> None:
+    us = "The National Guard was deployed in Ohio, the Interior Ministry of Poland said."
+    assert _names(_tag(tagger, us), "organization") == set()
+    kz = "The National Guard was deployed in Almaty, the Interior Ministry said."
+    expected = {"National Guard of Kazakhstan", "Ministry of Internal Affairs"}
+    assert _names(_tag(tagger, kz), "organization") == expected
+    assert _names(_tag(tagger, "Passengers of Air Astana landed safely."), "place") == set()
