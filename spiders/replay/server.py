@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from kzmon.localstack.ports import free_port, pid_alive, wait_for_port
-from spiders.replay.site import ReplaySite, load_site
+from spiders.replay.site import ReplayResponse, ReplaySite, load_site
 
 LOGGER = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def real_url(path: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     site: ReplaySite
     log_path: Path | None
+    limited_once: set[str]
     lock = threading.Lock()
     protocol_version = "HTTP/1.1"
 
@@ -60,7 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, *, with_body: bool) -> None:
         url = real_url(self.path)
         headers = {k: v for k, v in self.headers.items()}
-        response = self.site.response_for(url, headers)
+        response = self._rate_limit(url) or self.site.response_for(url, headers)
         if response.delay:
             time.sleep(response.delay)
         self._record(url, response.status, headers)
@@ -74,6 +75,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
             except (BrokenPipeError, ConnectionResetError):
                 LOGGER.info("client closed the connection during %s", url)
+
+    def _rate_limit(self, url: str) -> ReplayResponse | None:
+        """429 with Retry-After for the first request of a rate-limited page (dirt.yaml)."""
+        retry_after = self.site.rate_limited.get(url)
+        if retry_after is None:
+            return None
+        with self.lock:
+            if url in self.limited_once:
+                return None
+            self.limited_once.add(url)
+        headers = {"Retry-After": f"{retry_after:g}", "Content-Type": "text/plain"}
+        return ReplayResponse(429, headers, b"Too Many Requests")
 
     def _record(self, url: str, status: int, headers: dict[str, str]) -> None:
         if self.log_path is None:
@@ -99,7 +112,8 @@ def serve(
     site = load_site(shared_dir, quiet_outlets)
     if no_delay:
         site.slow.clear()
-    handler = type("ReplayHandler", (_Handler,), {"site": site, "log_path": log_path})
+    attributes = {"site": site, "log_path": log_path, "limited_once": set()}
+    handler = type("ReplayHandler", (_Handler,), attributes)
     httpd = ThreadingHTTPServer((HOST, port), handler)
     httpd.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())

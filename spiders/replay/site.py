@@ -237,6 +237,7 @@ class ReplaySite:
     slow: dict[str, float]
     malformed_feeds: set[str]
     quiet_outlets: frozenset[str] = frozenset()
+    rate_limited: dict[str, float] = field(default_factory=dict)
     _env: Environment = field(init=False, repr=False)
     _by_url: dict[str, ReplayArticle] = field(init=False, repr=False)
 
@@ -618,6 +619,13 @@ _DISCOVERY: dict[str, Callable[[ReplaySite, str, str, dict], Rendered]] = {
 }
 
 
+def _article_url(articles: list[ReplayArticle], article_id: str) -> str:
+    for article in articles:
+        if article.id == article_id:
+            return article.url
+    raise KeyError(f"dirt.yaml names unknown article {article_id!r}")
+
+
 def _outlet_of(url: str) -> str:
     host = urlsplit(url).hostname or ""
     for outlet_id in _DISCOVERY:
@@ -644,4 +652,7 @@ def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ())
         slow={k: float(v) for k, v in (dirt.get("slow") or {}).items()},
         malformed_feeds=set(dirt.get("malformed_feeds", [])),
         quiet_outlets=frozenset(quiet_outlets),
+        rate_limited={
+            _article_url(articles, k): float(v) for k, v in (dirt.get("rate_limited") or {}).items()
+        },
     )

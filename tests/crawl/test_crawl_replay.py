@@ -118,6 +118,12 @@ def test_each_kind_of_dirt_ends_as_an_error_or_a_clean_item(first_runs, replay_d
     aktobe = [p for p in mt if p["canonical_url"].endswith("-a53180")]
     assert len(aktobe) == 1
     assert not _lines(first_runs["moscowtimes"].errors_path)
+    # the rate-limited page: 429 + Retry-After 1, then fetched after waiting at least that long
+    limited = "https://katehon.com/en/article/eurasian-economic-union-and-new-silk-road"
+    answers = [r for r in read_requests(replay_dir) if r["url"] == limited]
+    assert [r["status"] for r in answers[:2]] == [429, 200]
+    assert answers[1]["t"] - answers[0]["t"] >= 1.0
+    assert not _lines(first_runs["katehon"].errors_path)
     requested = [r["url"] for r in read_requests(replay_dir)]
     assert not any("/a/preview/" in url for url in requested)  # robots-denied: never fetched
     assert not any("/amp/" in url for url in requested)  # the AMP copy was deduplicated
