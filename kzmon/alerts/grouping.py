@@ -8,7 +8,7 @@ case and whitespace differences between copies do not matter, while a rewritten 
 Only candidate pairs are compared: articles whose bottom-k sketches (the 16 smallest shingle
 hashes) share a value. Two texts with Jaccard similarity J miss each other with probability
 about (1 - J)^16 (4e-7 at J = 0.6), so this finds the same groups as comparing every pair,
-in near-linear time: 880 texts of 600 words group in 1.0 s (all pairs: ~10 s).
+in near-linear time: 880 texts of 600 words group in 1.0 s (comparing all pairs: 32 s).
 """
 
 from __future__ import annotations
