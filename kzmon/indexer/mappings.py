@@ -78,15 +78,26 @@ def article_properties(*, with_analysis: bool = False) -> dict[str, Any]:
     return properties
 
 
-def field_paths(properties: dict[str, Any], parent: str = "") -> set[str]:
-    """Every field path a mapping defines, sub-fields (``text.english``) included."""
-    paths: set[str] = set()
+def field_types(properties: dict[str, Any], parent: str = "") -> dict[str, str]:
+    """Every field path a mapping defines (sub-fields such as ``text.english`` included)
+    with its type (``object`` for objects without a type)."""
+    types: dict[str, str] = {}
     for name, spec in properties.items():
         path = f"{parent}{name}"
-        paths.add(path)
-        paths |= field_paths(spec.get("properties", {}), f"{path}.")
-        paths |= field_paths(spec.get("fields", {}), f"{path}.")
-    return paths
+        types[path] = spec.get("type", "object")
+        types |= field_types(spec.get("properties", {}), f"{path}.")
+        types |= field_types(spec.get("fields", {}), f"{path}.")
+    return types
+
+
+def field_paths(properties: dict[str, Any]) -> set[str]:
+    """Every field path a mapping defines, sub-fields included."""
+    return set(field_types(properties))
+
+
+def ops_properties() -> dict[str, Any]:
+    """The ops index field mapping."""
+    return load_json("ops-template.json")["template"]["mappings"]["properties"]
 
 
 def kibana_files() -> list[Path]:
