@@ -82,15 +82,24 @@ def window_clause(since: datetime, pending_ids: list[str]) -> dict[str, Any]:
 
 
 def search_body(
-    watchlist: Watchlist, since: datetime, pending_ids: list[str], size: int
+    watchlist: Watchlist,
+    since: datetime,
+    pending_ids: list[str],
+    size: int,
+    sent_ids: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The full search request (query, highlight, sort, source filter) for one evaluation."""
-    query = {
+    """The full search request (query, highlight, sort, source filter) for one evaluation.
+
+    `sent_ids` (articles already emailed inside the window) are excluded.
+    """
+    query: dict[str, Any] = {
         "bool": {
             "must": [text_query(watchlist)],
             "filter": [*filter_clauses(watchlist), window_clause(since, pending_ids)],
         }
     }
+    if sent_ids:
+        query["bool"]["must_not"] = [{"ids": {"values": sent_ids}}]
     return {
         "query": query,
         "size": size,

@@ -155,7 +155,8 @@ def evaluate(
     since = watermark - timedelta(minutes=settings.overlap_minutes)
     visible = latest_indexed_at(es)  # before the search: later documents are read next time
     pending = state.pending_doc_ids(es, watchlist.id)
-    body = search_body(watchlist, since, pending, settings.max_hits)
+    sent = state.sent_ids_since(es, watchlist.id, since)
+    body = search_body(watchlist, since, pending, settings.max_hits, sent)
     articles = _hits(es.search(index=articles_alias(), **body))
     statuses = state.sent_status(es, watchlist.id, [a["doc_id"] for a in articles])
     fresh = [a for a in articles if statuses.get(a["doc_id"]) != state.SENT]

@@ -31,6 +31,8 @@ PENDING = "pending"
 SENT = "sent"
 # Pending matches read back per watchlist and run; more than this waits for the next run.
 MAX_PENDING = 1000
+# Sent articles inside one overlap window that a search excludes (ES's default result window).
+MAX_SENT_IN_WINDOW = 10_000
 
 
 def state_index() -> str:
@@ -94,6 +96,29 @@ def pending_doc_ids(es: Elasticsearch, watchlist_id: str) -> list[str]:
     return [hit["_source"]["doc_id"] for hit in response["hits"]["hits"]]
 
 
+def sent_ids_since(es: Elasticsearch, watchlist_id: str, since: datetime) -> list[str]:
+    """Articles indexed since `since` that were already emailed for this watchlist.
+
+    The search excludes them, so that a window holding more matches than one search returns
+    still moves on.
+    """
+    response = es.search(
+        index=sent_index(),
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"watchlist": watchlist_id}},
+                    {"term": {"status": SENT}},
+                    {"range": {"indexed_at": {"gte": since.isoformat()}}},
+                ]
+            }
+        },
+        size=MAX_SENT_IN_WINDOW,
+        source=["doc_id"],
+    )
+    return [hit["_source"]["doc_id"] for hit in response["hits"]["hits"]]
+
+
 def sent_status(es: Elasticsearch, watchlist_id: str, doc_ids: list[str]) -> dict[str, str]:
     """The recorded status of each article for this watchlist (absent: never matched)."""
     if not doc_ids:
@@ -151,6 +176,7 @@ def _sent_doc(watchlist_id: str, hit: dict[str, Any], status: str, now: datetime
         "watchlist": watchlist_id,
         "doc_id": hit["doc_id"],
         "content_hash": hit.get("content_hash") or None,
+        "indexed_at": hit.get("indexed_at"),
         "status": status,
     }
     if status == PENDING:

@@ -292,3 +292,15 @@ def test_late_visible_documents_within_the_overlap_are_not_missed(
     body = _text(_mine(mailbox.messages(), wid)[-1])
     assert "Inside story" in body and "Outside story" not in body
     assert run_alerts(watchlists_path=path).emails_sent == 0
+
+
+def test_more_matches_than_one_search_returns_are_sent_over_runs(
+    token, index_records, write_watchlists, mailbox
+) -> None:
+    wid = f"{token}-cap"
+    path = write_watchlists([_watchlist(wid, token)], max_hits=2)
+    index_records([article(token, slug) for slug in ("alpha", "beta", "gamma")])
+    runs = [run_alerts(watchlists_path=path) for _ in range(3)]
+    assert [(r.emails_sent, r.entries_sent) for r in runs] == [(1, 2), (1, 1), (0, 0)]
+    bodies = " ".join(_text(m) for m in _mine(mailbox.messages(), wid))
+    assert all(bodies.count(f"{slug.title()} story") == 1 for slug in ("alpha", "beta", "gamma"))
