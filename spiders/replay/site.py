@@ -644,7 +644,10 @@ def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ())
     data = yaml.safe_load(ARTICLES_PATH.read_text(encoding="utf-8"))
     dirt = yaml.safe_load(DIRT_PATH.read_text(encoding="utf-8"))
     articles = [_build_article(entry, shared) for entry in data["articles"]]
-    pages = [DirtPage(outlet=_outlet_of(p["url"]), **p) for p in dirt.get("pages", [])]
+    pages = [
+        DirtPage(**{"outlet": p.get("outlet") or _outlet_of(p["url"]), **p})
+        for p in dirt.get("pages", [])
+    ]
     return ReplaySite(
         articles=articles,
         dirt=pages,

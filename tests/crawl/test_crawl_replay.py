@@ -117,7 +117,8 @@ def test_each_kind_of_dirt_ends_as_an_error_or_a_clean_item(first_runs, replay_d
     mt = _lines(first_runs["moscowtimes"].pages_path)
     aktobe = [p for p in mt if p["canonical_url"].endswith("-a53180")]
     assert len(aktobe) == 1
-    assert not _lines(first_runs["moscowtimes"].errors_path)
+    [offsite] = _lines(first_runs["moscowtimes"].errors_path)  # the external link in its feed
+    assert offsite["kind"] == "offsite" and "reuters.com" in offsite["url"]
     # the rate-limited page: 429 + Retry-After 1, then fetched after waiting at least that long
     limited = "https://katehon.com/en/article/eurasian-economic-union-and-new-silk-road"
     answers = [r for r in read_requests(replay_dir) if r["url"] == limited]
@@ -127,6 +128,7 @@ def test_each_kind_of_dirt_ends_as_an_error_or_a_clean_item(first_runs, replay_d
     requested = [r["url"] for r in read_requests(replay_dir)]
     assert not any("/a/preview/" in url for url in requested)  # robots-denied: never fetched
     assert not any("/amp/" in url for url in requested)  # the AMP copy was deduplicated
+    assert not any("reuters.com" in url for url in requested)  # offsite: never fetched
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from spiders.canonical import canonicalize
 from spiders.crawl_settings import scrapy_settings
 from spiders.middlewares import retry_delay
 from spiders.registry import get_outlet, load_outlets
+from spiders.spider import classify_failure
 from spiders.transport import replay_url_for
 
 OUTLET_IDS = [
@@ -94,3 +95,35 @@ def test_retry_delay_honours_retry_after_and_backs_off() -> None:
     assert retry_delay(None, 0, 2.0, 60) == 2.0
     assert retry_delay(None, 3, 2.0, 60) == 16.0
     assert retry_delay(b"Wed, 21 Oct 2015 07:28:00 GMT", 0, 2.0, 60) == 0.0
+
+
+def _failure(exc: Exception):
+    from scrapy import Request
+    from twisted.python.failure import Failure
+
+    failure = Failure(exc)
+    failure.request = Request("https://www.rferl.org/a/x/1.html")
+    return failure
+
+
+def test_failures_are_classified() -> None:
+    from scrapy.exceptions import (
+        CannotResolveHostError,
+        DownloadCancelledError,
+        DownloadTimeoutError,
+        IgnoreRequest,
+    )
+    from scrapy.http import Response
+    from scrapy.spidermiddlewares.httperror import HttpError
+
+    response = Response("https://www.rferl.org/a/x/1.html", status=503)
+    assert classify_failure(_failure(HttpError(response, "x")))[:2] == ("http_status", 503)
+    assert classify_failure(_failure(CannotResolveHostError("no such host")))[0] == "dns"
+    assert classify_failure(_failure(DownloadTimeoutError("took too long")))[0] == "timeout"
+    assert classify_failure(_failure(DownloadCancelledError("max size")))[0] == "too_large"
+    assert classify_failure(_failure(IgnoreRequest("Forbidden by robots.txt")))[0] == (
+        "robots_denied"
+    )
+    assert classify_failure(_failure(IgnoreRequest("Filtered offsite request to 'x'")))[0] == (
+        "offsite"
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -47,3 +50,16 @@ def test_quiet_replay_serves_an_outlet_that_stopped_publishing(
         assert stop_replay(tmp_path)
     assert not pid_alive(info.pid)
     assert not stop_replay(tmp_path)
+
+
+def test_up_and_down_from_the_command_line(tmp_path: Path, shared_dir: Path) -> None:
+    env = {**os.environ, "KZMON_STATE_DIR": str(tmp_path), "KZMON_SHARED_DIR": str(shared_dir)}
+    command = [sys.executable, "-m", "spiders.replay"]
+    up = subprocess.run([*command, "up"], env=env, capture_output=True, text=True, check=True)
+    url = up.stdout.strip().splitlines()[-1]
+    try:
+        status, body = _get(f"{url}/rus.azattyq.org/robots.txt")
+        assert status == 200 and b"Disallow: /a/preview/" in body
+    finally:
+        down = subprocess.run([*command, "down"], env=env, capture_output=True, text=True)
+    assert down.stdout.strip() == "stopped"
