@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportError
 
 from kzmon.alerts import state
 from kzmon.alerts.delivery import DeliveryError, SmtpConfig, send_message, smtp_config
@@ -207,39 +207,41 @@ class _Run:
 
 def _deliver(run: _Run, evaluation: Evaluation) -> bool:
     """Record pending, move the watermark, send, mark sent. True when nothing is left over."""
-    es, settings, now, result = run.es, run.settings, run.now, run.result
     watchlist = evaluation.watchlist
     to_record = [a for a in evaluation.new if a["doc_id"] not in evaluation.previously_pending]
-    state.record_matches(es, watchlist.id, to_record, state.PENDING, now)
-    state.record_matches(es, watchlist.id, evaluation.duplicates, state.SENT, now)
+    state.record_matches(run.es, watchlist.id, to_record, state.PENDING, run.now)
+    state.record_matches(run.es, watchlist.id, evaluation.duplicates, state.SENT, run.now)
     state.save_watchlist_state(
-        es, watchlist.id, watermark=evaluation.watermark, last_evaluated_at=now
+        run.es, watchlist.id, watermark=evaluation.watermark, last_evaluated_at=run.now
     )
-    message = render(evaluation, settings, now, run.smtp.mail_from)
-    if message is None:
-        return True
+    message = render(evaluation, run.settings, run.now, run.smtp.mail_from)
+    return message is None or _send(run, evaluation, message)
+
+
+def _send(run: _Run, evaluation: Evaluation, message: EmailMessage) -> bool:
+    """Send the mail; mark its matches sent, or note the failure and leave them pending."""
+    watchlist, doc_ids = evaluation.watchlist, [a["doc_id"] for a in evaluation.new]
     try:
         attempts = send_message(
             message,
             run.smtp,
-            attempts=settings.smtp_attempts,
-            backoff_seconds=settings.smtp_backoff_seconds,
+            attempts=run.settings.smtp_attempts,
+            backoff_seconds=run.settings.smtp_backoff_seconds,
         )
     except DeliveryError as exc:
-        LOGGER.error("watchlist %s: %s", watchlist.id, exc)
-        doc_ids = [a["doc_id"] for a in evaluation.new]
-        state.record_failure(es, watchlist.id, doc_ids, str(exc), settings.smtp_attempts)
-        result.pending += len(doc_ids)
-        result.errors.append({"watchlist": watchlist.id, "stage": "send", "error": str(exc)})
+        LOGGER.error("watchlist %s: %s; %d matches stay pending", watchlist.id, exc, len(doc_ids))
+        state.record_failure(run.es, watchlist.id, doc_ids, str(exc), run.settings.smtp_attempts)
+        run.result.pending += len(doc_ids)
+        run.result.errors.append({"watchlist": watchlist.id, "stage": "send", "error": str(exc)})
         return False
-    state.record_matches(es, watchlist.id, evaluation.new, state.SENT, _utc(None))
-    result.emails_sent += 1
-    result.entries_sent += len(evaluation.entries)
+    state.record_matches(run.es, watchlist.id, evaluation.new, state.SENT, _utc(None))
+    run.result.emails_sent += 1
+    run.result.entries_sent += len(evaluation.entries)
     LOGGER.info(
         "watchlist %s: sent %d entries (%d articles) in %d attempt(s)",
         watchlist.id,
         len(evaluation.entries),
-        len(evaluation.new),
+        len(doc_ids),
         attempts,
     )
     return True
@@ -299,6 +301,10 @@ def _run_guarded(run: _Run, watchlist: Watchlist) -> None:
     """Run one watchlist; an Elasticsearch or rendering error is recorded, not raised."""
     try:
         _run_one(run, watchlist)
+    except BadRequestError as exc:
+        reason = f"query rejected by Elasticsearch: {es_error_reason(exc)}"
+        LOGGER.error("watchlist %s: %s", watchlist.id, reason)
+        run.result.errors.append({"watchlist": watchlist.id, "stage": "query", "error": reason})
     except (ApiError, TransportError) as exc:
         reason = es_error_reason(exc)
         LOGGER.error("watchlist %s failed: %s", watchlist.id, reason)

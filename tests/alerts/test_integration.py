@@ -217,8 +217,10 @@ def test_invalid_query_is_reported_and_others_still_run(
     assert result.emails_sent == 1
     by_id = {e["watchlist"]: e for e in result.errors}
     assert set(by_id) == {bad, "Not A Slug"}
-    assert by_id[bad]["stage"] == "search"
-    assert "query" in by_id[bad]["error"].lower()
+    assert by_id[bad]["stage"] == "query"
+    assert by_id[bad]["error"].startswith("query rejected by Elasticsearch: ")
+    assert "parse" in by_id[bad]["error"].lower()
+    assert by_id["Not A Slug"]["stage"] == "load" and "slug" in by_id["Not A Slug"]["error"]
     assert len(_mine(mailbox.messages(), good)) == 1
 
 
