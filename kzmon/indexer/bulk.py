@@ -206,7 +206,8 @@ class _Run:
         failed = [item for item in batch if item.error]
         by_id = {item.doc["doc_id"]: item for item in ready}  # a later duplicate wins
         self.pending = list(by_id.values())
-        outcome = send_documents(self.es, self.index, [i.doc for i in self.pending], self.options)
+        docs = [i.doc for i in self.pending]
+        outcome = send_documents(self.es, self.index, docs, self.options, require_alias=True)
         for doc_id, error in outcome.items():
             if error is None:
                 self.result.indexed += 1
@@ -281,9 +282,17 @@ def _safe_doc_id(record: dict[str, Any]) -> str:
 
 
 def send_documents(
-    es: Elasticsearch, index: str, docs: list[dict[str, Any]], options: IndexOptions
+    es: Elasticsearch,
+    index: str,
+    docs: list[dict[str, Any]],
+    options: IndexOptions,
+    *,
+    require_alias: bool = False,
 ) -> dict[str, dict[str, Any] | None]:
     """Index documents by ``doc_id``; map each id to None (indexed) or its error.
+
+    With `require_alias`, `index` must be an alias: a missing write alias fails the documents
+    (they are dead-lettered) instead of auto-creating an index without our mapping.
 
     Raises `ClusterUnavailable` when the cluster does not answer after `connection_attempts`.
     """
@@ -298,7 +307,7 @@ def send_documents(
     try:
         for attempt in retrying:
             with attempt:
-                _stream(es, index, todo, outcome, options)
+                _stream(es, index, todo, outcome, options, require_alias)
     except RetryError as exc:
         cause = exc.last_attempt.exception()
         raise ClusterUnavailable(f"{type(cause).__name__}: {cause}") from cause
@@ -319,19 +328,24 @@ def _stream(
     todo: dict[str, dict[str, Any]],
     outcome: dict[str, dict[str, Any] | None],
     options: IndexOptions,
+    require_alias: bool,
 ) -> None:
     """Send what is still to do; move every answered document from `todo` to `outcome`."""
     try:
-        for ok, info in _bulk(es, index, todo, options):
+        for ok, info in _bulk(es, index, todo, options, require_alias):
             _record(ok, info, todo, outcome)
     except SerializationError:
         _reject_unserializable(es, todo, outcome)
-        for ok, info in _bulk(es, index, todo, options):
+        for ok, info in _bulk(es, index, todo, options, require_alias):
             _record(ok, info, todo, outcome)
 
 
 def _bulk(
-    es: Elasticsearch, index: str, todo: dict[str, dict[str, Any]], options: IndexOptions
+    es: Elasticsearch,
+    index: str,
+    todo: dict[str, dict[str, Any]],
+    options: IndexOptions,
+    require_alias: bool,
 ) -> Iterator[tuple[bool, dict[str, Any]]]:
     """streaming_bulk over the documents; yields as it goes so partial progress is kept."""
     actions = (
@@ -349,6 +363,7 @@ def _bulk(
         initial_backoff=options.initial_backoff,
         max_backoff=options.max_backoff,
         retry_on_status=RETRY_STATUSES,
+        **({"require_alias": True} if require_alias else {}),
     )
 
 

@@ -130,3 +130,12 @@ def test_index_batch_file_reads_json_lines(
     assert (result.indexed, result.failed) == (5, 1)
     assert result.errors[0]["error"] == "json"
     assert es.count(index=f"{prefix}-articles")["count"] == 5
+
+
+def test_without_setup_nothing_is_auto_created(es, prefix, make_record, dead_letter_dir) -> None:
+    """No write alias: the documents are dead-lettered, no index without our mapping appears."""
+    result = index_articles([make_record(1)], es=es, dead_letter_dir=dead_letter_dir)
+    assert (result.indexed, result.dead_lettered) == (0, 1)
+    assert not es.indices.exists(index=f"{prefix}-articles-write")
+    ensure_setup(es)
+    assert index_articles([], es=es, dead_letter_dir=dead_letter_dir).indexed == 1
