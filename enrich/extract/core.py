@@ -78,26 +78,26 @@ def _extract(page: dict[str, Any], url: str | None, options: ExtractOptions) -> 
     outlet = page.get("outlet") or ruleset.outlet_for_url(url)
     rules = ruleset.for_outlet(outlet if options.apply_rules else None)
     ctx = _PageContext(page=page, url=url, outlet=outlet, rules=rules, tree=tree)
-    head = _read_page_metadata(ctx)
-    captions: list[str] = []
-    if options.apply_rules:
-        captions = cleaning.take_captions(tree, rules)
-        cleaning.drop_elements(tree, rules)
-    need_title = not (head["title"] or head["jsonld"].headline)
-    meta = pagemeta.trafilatura_metadata(tree, need_title=need_title)
+    head = _read_page_metadata(ctx)  # before the rules drop anything
+    captions = _apply_tree_rules(ctx) if options.apply_rules else []
     document = _run_trafilatura(tree, url, options)
     if document is None or not (document.text or "").strip():
         return {"url": url, "error": "no article text found"}
-    document.title, document.author = meta.title, meta.author
-    document.description = meta.description
-    title = head["title"] or pagemeta.clean_space(document.title) or head["jsonld"].headline
+    title = head["title"] or pagemeta.clean_space(head["trafilatura"].title) or None
     cleaned = cleaning.clean_paragraphs(
         document.text.split("\n"), rules, title=title, captions=captions
     )
     cleaning.metadata_from_tree(tree, rules, cleaned)
     if not cleaned.paragraphs:
         return {"url": url, "error": "no article text left after cleaning"}
-    return _record(ctx, head, document, cleaned, title)
+    return _record(ctx, head, cleaned, title)
+
+
+def _apply_tree_rules(ctx: _PageContext) -> list[str]:
+    """Take the captions out of the tree and drop the noise elements; returns the captions."""
+    captions = cleaning.take_captions(ctx.tree, ctx.rules)
+    cleaning.drop_elements(ctx.tree, ctx.rules)
+    return captions
 
 
 def _run_trafilatura(tree: HtmlElement, url: str | None, options: ExtractOptions) -> Any:
@@ -108,6 +108,7 @@ def _run_trafilatura(tree: HtmlElement, url: str | None, options: ExtractOptions
         with_metadata=False,  # read by pagemeta.trafilatura_metadata, on the same tree
         include_comments=False,
         include_tables=options.include_tables,
+        fast=options.fast,
         favor_precision=options.favor_precision,
         favor_recall=options.favor_recall,
     )
@@ -117,8 +118,10 @@ def _read_page_metadata(ctx: _PageContext) -> dict[str, Any]:
     """Rule fields, meta tags and JSON-LD, read before the rules drop anything."""
     tree, rules = ctx.tree, ctx.rules
     meta = pagemeta.read_head(tree, ctx.url)
+    jsonld = pagemeta.read_json_ld(tree)
+    title = (cleaning.rule_texts(tree, rules, "title") or [None])[0] or jsonld.headline
     return {
-        "title": (cleaning.rule_texts(tree, rules, "title") or [None])[0],
+        "title": title,
         "subtitle": (cleaning.rule_texts(tree, rules, "subtitle") or [None])[0],
         "authors": cleaning.rule_texts(tree, rules, "authors"),
         "published": cleaning.rule_texts(tree, rules, "published") + meta.published,
@@ -126,18 +129,15 @@ def _read_page_metadata(ctx: _PageContext) -> dict[str, Any]:
         "section": (cleaning.rule_texts(tree, rules, "section") or [None])[0] or meta.section,
         "canonical_url": meta.canonical,
         "languages": meta.languages,
-        "jsonld": pagemeta.read_json_ld(tree),
+        "jsonld": jsonld,
+        "trafilatura": pagemeta.trafilatura_metadata(tree, need_title=not title),
     }
 
 
 def _record(
-    ctx: _PageContext,
-    head: dict[str, Any],
-    document: Any,
-    cleaned: cleaning.CleanResult,
-    title: str | None,
+    ctx: _PageContext, head: dict[str, Any], cleaned: cleaning.CleanResult, title: str | None
 ) -> dict[str, Any]:
-    page, jsonld = ctx.page, head["jsonld"]
+    page, jsonld, meta = ctx.page, head["jsonld"], head["trafilatura"]
     text = "\n\n".join(cleaned.paragraphs)
     declared = head["languages"] or ctx.rules.rules.languages[:1]
     return {
@@ -145,8 +145,8 @@ def _record(
         "canonical_url": page.get("canonical_url") or head["canonical_url"],
         "outlet": ctx.outlet,
         "title": title,
-        "subtitle": head["subtitle"] or pagemeta.clean_space(document.description) or None,
-        "authors": _authors(head["authors"], document.author, jsonld.authors, ctx.rules),
+        "subtitle": head["subtitle"] or pagemeta.clean_space(meta.description) or None,
+        "authors": _authors(head["authors"], meta.author, jsonld.authors, ctx.rules),
         "published_at": _published(head, page, ctx),
         "modified_at": dates.first_date([*head["modified"], *jsonld.modified]),
         "language": detect_language(text, declared),
