@@ -51,7 +51,7 @@ def test_analysis_component_applied_only_with_analysis_common(es, prefix: str) -
 
 
 def test_ops_index_gets_its_template(es, prefix: str) -> None:
-    """A document written to <prefix>-ops is mapped by the ops template."""
+    """A document shaped like kzmon/ops writes is mapped by the ops template."""
     ensure_setup(es)
     es.index(
         index=f"{prefix}-ops",
@@ -59,8 +59,16 @@ def test_ops_index_gets_its_template(es, prefix: str) -> None:
             "kind": "health",
             "outlet": "jamestown",
             "at": "2026-11-21T04:00:00Z",
-            "health": {"status": "stale", "hours_since_last_article": 50.5},
-            "counts": {"fetched": 3},
+            "health": {
+                "status": "quiet",
+                "hours_since_last_article": 50.5,
+                "last_published_at": "2026-11-19T02:00:00+00:00",
+                "runs": 4,
+                "cluster_status": "green",
+                "index_size_bytes": 12345678901,
+            },
+            "alerts": ["quiet: no new article for 50.5 h"],
+            "counts": {"fetched": 3, "dead_lettered": 1},
         },
         refresh=True,
     )
@@ -68,3 +76,5 @@ def test_ops_index_gets_its_template(es, prefix: str) -> None:
     assert props["properties"]["at"]["type"] == "date"
     assert props["properties"]["health"]["properties"]["status"]["type"] == "keyword"
     assert props["properties"]["counts"]["properties"]["alerted"]["type"] == "integer"
+    assert props["properties"]["alerts"]["type"] == "keyword"
+    assert props["properties"]["health"]["properties"]["index_size_bytes"]["type"] == "long"
