@@ -71,12 +71,6 @@ def xpath_texts(tree: HtmlElement, expressions: list[etree.XPath]) -> list[str]:
     return []
 
 
-def xpath_first(tree: HtmlElement, expressions: list[etree.XPath]) -> str | None:
-    """The first text ``xpath_texts`` finds, or None."""
-    texts = xpath_texts(tree, expressions)
-    return texts[0] if texts else None
-
-
 def run_xpath(tree: HtmlElement, expr: etree.XPath) -> list[Any]:
     """The XPath's results as a list; an empty list (and a warning) when it fails."""
     try:

@@ -37,6 +37,7 @@ def _line(obj: object) -> bytes:
         ("Just some plain words, no markup at all, as a text/plain response.", "not HTML"),
         ('{"items": [1, 2, 3], "next": null}', "not HTML"),
         ("<html><body>caf\udce9 ol\udcc3\udca9</body></html>", "undecodable bytes"),
+        ("<html><head></head><body>" + "<p>ok</p>" * 2000 + "\udce9</body></html>", "undecodable"),
         ("<html><body>" + "\ufffd" * 40 + "</body></html>", "undecodable bytes"),
         ("<html><head><title>x</title></head><body></body></html>", "no article text"),
     ],
