@@ -36,7 +36,7 @@ def scrapy_settings(outlet: Outlet, overrides: dict[str, Any] | None = None) -> 
         "CONCURRENT_REQUESTS": 8,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         "DOWNLOAD_DELAY": outlet.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50 % around the delay, as browsers vary
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": outlet.download_delay,
         "AUTOTHROTTLE_MAX_DELAY": 60.0,

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from kzmon.settings import get_settings
+from kzmon.settings import REPO_ROOT, get_settings
 from spiders.batch import run_dir_for
 from spiders.registry import get_outlet
 
@@ -94,7 +94,12 @@ def crawl(
     LOGGER.info("crawling %s: %s", outlet_id, " ".join(command))
     with open(run_dir / "crawl.log", "ab") as log:
         result = subprocess.run(
-            command, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=os.environ.copy()
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            env=os.environ.copy(),
+            cwd=REPO_ROOT,
         )
     summary_path = run_dir / "summary.json"
     if result.returncode != 0 or not summary_path.exists():
