@@ -126,9 +126,9 @@ def index_articles(
     run = _Run(es, get_names().write_alias, options, run_id, result)
     try:
         for batch in _batches(items, options.chunk_size):
-            failures = run.send(batch)
-            box.append([f for f in failures if not f.get("_from_box")])
-            held.extend(f for f in failures if f.get("_from_box"))
+            new_failures, box_failures = _split_by_origin(run.send(batch))
+            box.append(new_failures)
+            held.extend(box_failures)  # written at the end, unless indexed later in this call
     except ClusterUnavailable as exc:
         box.release(claimed, done=False)  # their records stay on disk for the next run
         box.append(run.abandon(exc.args[0], items))
@@ -137,6 +137,9 @@ def index_articles(
             f"{result.dead_lettered} dead-lettered for the next run",
             result,
         ) from exc.__cause__
+    except BaseException:
+        box.release(claimed, done=False)  # unexpected: keep the claimed dead letters, re-raise
+        raise
     indexed = set(result.doc_ids)
     box.append([f for f in held if f["doc_id"] not in indexed])
     box.release(claimed, done=True)
@@ -150,6 +153,16 @@ def index_articles(
         result.skipped,
     )
     return result
+
+
+def _split_by_origin(
+    failures: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(failures of new records, failures of records re-sent from the dead-letter box)."""
+    new, from_box = [], []
+    for failure in failures:
+        (from_box if failure.pop("_from_box", False) else new).append(failure)
+    return new, from_box
 
 
 def index_batch_file(path: Path, **kwargs: Any) -> IndexResult:

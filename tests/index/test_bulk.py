@@ -64,6 +64,8 @@ def test_rejected_documents_are_dead_lettered_then_indexed_once_fixed(
     assert (again.retried_from_dead_letter, again.failed) == (3, 3)
     assert len(box.entries()) == 3
     assert {e["attempts"] for e in box.entries()} == {2}
+    assert all(set(e) >= {"doc_id", "record", "error", "reason"} for e in box.entries())
+    assert not any("_from_box" in e for e in box.entries())
 
     # An operator fixes the records in the dead-letter file; the next run indexes them.
     fixed = []
