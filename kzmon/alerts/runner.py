@@ -29,7 +29,7 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, TransportErr
 
 from kzmon.alerts import state
 from kzmon.alerts.delivery import DeliveryError, SmtpConfig, send_message, smtp_config
-from kzmon.alerts.grouping import group_stories
+from kzmon.alerts.grouping import duplicates_of_sent, group_stories, shingles, sketch
 from kzmon.alerts.query import discover_url, search_body
 from kzmon.alerts.render import Entry, build_entry, build_message
 from kzmon.alerts.watchlists import AlertSettings, Digest, Watchlist, load_watchlists
@@ -141,6 +141,20 @@ def _next_watermark(
     return max(watermark, visible) if visible else watermark
 
 
+def _copies_of_sent_stories(
+    es: Elasticsearch, watchlist_id: str, articles: list[dict[str, Any]], threshold: float
+) -> dict[str, str]:
+    """Near-copies of stories emailed in earlier runs; gives every article its ``sketch``."""
+    for article in articles:
+        article["sketch"] = sketch(shingles(article.get("text", "")))
+    values = sorted({v for a in articles for v in a["sketch"]})
+    copies = duplicates_of_sent(articles, state.sent_sketches(es, watchlist_id, values), threshold)
+    for article in articles:
+        if article["doc_id"] in copies:
+            article["duplicate_of"] = copies[article["doc_id"]]
+    return copies
+
+
 def evaluate(
     es: Elasticsearch,
     watchlist: Watchlist,
@@ -163,14 +177,18 @@ def evaluate(
     sent_hashes = state.sent_content_hashes(
         es, watchlist.id, sorted({a["content_hash"] for a in fresh if a.get("content_hash")})
     )
+    duplicates = [a for a in fresh if a.get("content_hash") in sent_hashes]
     new = [a for a in fresh if a.get("content_hash") not in sent_hashes]
+    copies = _copies_of_sent_stories(es, watchlist.id, new, settings.near_duplicate_threshold)
+    duplicates += [a for a in new if a["doc_id"] in copies]
+    new = [a for a in new if a["doc_id"] not in copies]
     stories = group_stories(new, settings.near_duplicate_threshold)
     return Evaluation(
         watchlist=watchlist,
         since=since,
         watermark=_next_watermark(watermark, visible, articles, settings.max_hits),
         new=new,
-        duplicates=[a for a in fresh if a.get("content_hash") in sent_hashes],
+        duplicates=duplicates,
         entries=[build_entry(story, watchlist) for story in stories],
         previously_pending=set(pending),
     )

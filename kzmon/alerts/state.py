@@ -153,6 +153,27 @@ def sent_content_hashes(es: Elasticsearch, watchlist_id: str, hashes: list[str])
     return {bucket["key"] for bucket in response["aggregations"]["hashes"]["buckets"]}
 
 
+def sent_sketches(es: Elasticsearch, watchlist_id: str, values: list[int]) -> dict[str, list]:
+    """Sketches of articles already emailed for this watchlist that share any of `values`."""
+    if not values:
+        return {}
+    response = es.search(
+        index=sent_index(),
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"watchlist": watchlist_id}},
+                    {"term": {"status": SENT}},
+                    {"terms": {"sketch": values}},
+                ]
+            }
+        },
+        size=MAX_PENDING,
+        source=["doc_id", "sketch"],
+    )
+    return {hit["_source"]["doc_id"]: hit["_source"]["sketch"] for hit in response["hits"]["hits"]}
+
+
 def record_matches(
     es: Elasticsearch, watchlist_id: str, hits: list[dict[str, Any]], status: str, now: datetime
 ) -> None:
@@ -179,6 +200,9 @@ def _sent_doc(watchlist_id: str, hit: dict[str, Any], status: str, now: datetime
         "indexed_at": hit.get("indexed_at"),
         "status": status,
     }
+    for optional in ("sketch", "duplicate_of"):
+        if hit.get(optional):
+            doc[optional] = hit[optional]
     if status == PENDING:
         doc["matched_at"] = now.isoformat()
     else:

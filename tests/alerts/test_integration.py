@@ -176,8 +176,20 @@ def test_syndicated_copies_become_one_entry(
     assert "RFE/RL" in body and "Global Voices" in body
     assert _mine(mailbox.messages(), wid)[0]["Subject"] == f"Watch {wid}: 2 new articles"
 
-    # A later copy of the story already emailed is not a new alert.
-    index_records([article(token, "late", text=story, content_hash=f"{token}-h", outlet="katehon")])
+    # Later copies of the story already emailed (same hash, or near-identical text under
+    # another hash) are not new alerts; a new story in the same run still is.
+    late_near = story.replace("on Tuesday", "on Tuesday evening") + " Source: KazTAG."
+    index_records(
+        [
+            article(token, "late", text=story, content_hash=f"{token}-h", outlet="katehon"),
+            article(token, "late-near", text=late_near, outlet="azattyq_ru"),
+            article(token, "fresh"),
+        ]
+    )
+    later = run_alerts(watchlists_path=path)
+    assert (later.emails_sent, later.entries_sent) == (1, 1)
+    body = _text(_mine(mailbox.messages(), wid)[-1])
+    assert "Fresh story" in body and "Late" not in body
     assert run_alerts(watchlists_path=path).emails_sent == 0
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kzmon.alerts.grouping import group_stories, jaccard, shingles
+from kzmon.alerts.grouping import (
+    duplicates_of_sent,
+    group_stories,
+    jaccard,
+    shingles,
+    sketch,
+    sketch_similarity,
+)
 from kzmon.alerts.query import MARK_END, MARK_START, discover_url, lucene_query, search_body
 from kzmon.alerts.render import build_entry, build_message, marked_html, one_line, subject
 from kzmon.alerts.runner import digest_due
@@ -202,3 +209,17 @@ def test_starter_watchlists_use_real_taxonomy_ids() -> None:
         assert not unknown, f"{watchlist.id}: unknown entity ids {sorted(unknown)}"
         incidents = set(watchlist.filters.incident_types) - set(taxonomy.incidents)
         assert not incidents, f"{watchlist.id}: unknown incident types {sorted(incidents)}"
+
+
+def test_sketches_recognise_copies_of_sent_stories_across_runs() -> None:
+    copy = STORY.replace("Tuesday", "Tuesday evening") + " Source: KazTAG."
+    other = " ".join(f"word{i % 97} w{i % 13}" for i in range(80))
+    sent = {"s1": sketch(shingles(STORY))}
+    assert sketch(shingles(STORY)) == sketch(shingles(STORY))  # stable hashes
+    assert sketch_similarity(sent["s1"], sketch(shingles(copy))) >= 0.6
+    articles = [
+        {"doc_id": "copy", "sketch": sketch(shingles(copy))},
+        {"doc_id": "other", "sketch": sketch(shingles(other))},
+        {"doc_id": "short", "sketch": []},
+    ]
+    assert duplicates_of_sent(articles, sent, threshold=0.6) == {"copy": "s1"}
