@@ -10,8 +10,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from warcio.archiveiterator import ArchiveIterator
 
+from spiders.archive import iter_responses
 from spiders.canonical import canonicalize
 from spiders.registry import get_outlet, load_outlets
 from spiders.replay.server import read_requests
@@ -79,16 +79,12 @@ def test_page_records_follow_the_contract_and_point_into_the_warc(first_runs) ->
         assert page["status"] == 200 and page["outlet"] == "rferl"
         assert page["discovered_via"] in {"feed", "sitemap", "news_sitemap", "listing", "archive"}
         assert "<html" in page["html"]
-    warc_ids = {}
-    for warc in (result.run_dir / "warc").glob("*.warc.gz"):
-        with open(warc, "rb") as fh:
-            for record in ArchiveIterator(fh):
-                if record.rec_type == "response":
-                    warc_ids[record.rec_headers.get_header("WARC-Record-ID")] = (
-                        record.rec_headers.get_header("WARC-Target-URI")
-                    )
+    archived = {r.record_id: r for r in iter_responses(result.run_dir)}
+    warc_ids = {record_id: r.url for record_id, r in archived.items()}
     for page in pages:
-        assert warc_ids[page["warc_record_id"]] == page["url"]
+        record = archived[page["warc_record_id"]]
+        assert record.url == page["url"] and record.warc_file == page["warc_file"]
+        assert record.body.decode("utf-8") == page["html"]  # extraction can rerun from the WARC
     # every response is archived, feeds and sitemaps included
     assert any(uri.endswith("sitemap.xml") for uri in warc_ids.values())
     summary = result.summary
