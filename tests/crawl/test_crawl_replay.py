@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from spiders.registry import get_outlet, load_outlets
 from spiders.replay.server import read_requests
 from spiders.replay.site import load_site
 from spiders.run import CrawlResult
+from spiders.state import state_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -127,24 +129,51 @@ def test_each_kind_of_dirt_ends_as_an_error_or_a_clean_item(first_runs, replay_d
     assert not any("reuters.com" in url for url in requested)  # offsite: never fetched
 
 
+#: An Azattyq page whose sitemap lastmod the test makes newer than the state's (and whose
+#: remembered hash it changes): the rerun must fetch it again and record it as changed.
+CHANGED = "https://www.azattyq.org/a/zhanaozende-narazylyq-gaz-bagasy/31638201.html"
+#: One whose remembered hash changes but whose lastmod does not: it must not be fetched.
+HASH_ONLY = "https://www.azattyq.org/a/astana-marafony-rekord/34012877.html"
+
+
+def _edit_state(data_dir: Path) -> None:
+    db = sqlite3.connect(state_path(data_dir, "azattyq_kk"))
+    with db:
+        db.execute(
+            "UPDATE pages SET lastmod = '2000-01-01T00:00:00Z', content_hash = 'old'"
+            " WHERE canonical_url = ?",
+            (CHANGED,),
+        )
+        db.execute("UPDATE pages SET content_hash = 'old' WHERE canonical_url = ?", (HASH_ONLY,))
+        db.execute("DELETE FROM validators")  # as if the sitemaps had changed too
+    db.close()
+
+
 @pytest.fixture(scope="module")
 def second_runs(first_runs, crawl_many, data_dir: Path, replay_dir: Path):
-    """Second incremental runs (new run ids) and a rerun of katehon's first run id."""
+    """Second incremental runs (new run ids), a rerun of katehon's first run id, and a rerun of
+    azattyq_kk after one page's sitemap lastmod moved on."""
+    _edit_state(data_dir)
     before = len(read_requests(replay_dir))
     jobs = [
         ("moscowtimes", {"run_id": "second", "data_dir": data_dir}),
         ("rferl", {"run_id": "second", "data_dir": data_dir}),
         ("katehon", {"run_id": "first", "data_dir": data_dir}),
+        ("azattyq_kk", {"run_id": "second", "data_dir": data_dir}),
     ]
     results = crawl_many(jobs)
     return results, read_requests(replay_dir)[before:]
 
 
 def test_second_run_fetches_no_article_and_sends_conditional_requests(second_runs, site) -> None:
-    (mt, rferl, _), requests = second_runs
-    articles = {canonicalize(u) for u in site.article_urls()}
+    (mt, rferl, _, _), requests = second_runs
+    articles = {canonicalize(u) for u in site.article_urls()} - {CHANGED}
     assert not [r for r in requests if canonicalize(r["url"]) in articles]
-    feeds = [r for r in requests if r["url"].endswith(("/rss/news", ".xml", ".xml.gz"))]
+    feeds = [
+        r
+        for r in requests
+        if r["url"].endswith(("/rss/news", ".xml", ".xml.gz")) and "azattyq" not in r["url"]
+    ]
     assert len(feeds) >= 4 and all("If-None-Match" in r for r in feeds)
     assert all(r["status"] == 304 for r in feeds)
     for result in (mt, rferl):
@@ -153,8 +182,15 @@ def test_second_run_fetches_no_article_and_sends_conditional_requests(second_run
         assert counts["new"] == 0 and counts["not_modified_sources"] >= 1
 
 
+def test_a_page_whose_lastmod_moved_on_is_fetched_again(second_runs) -> None:
+    (_, _, _, kk), requests = second_runs
+    assert [p["canonical_url"] for p in _lines(kk.pages_path)] == [CHANGED]
+    assert kk.summary["counts"]["changed"] == 1 and kk.summary["counts"]["new"] == 0
+    assert not [r for r in requests if r["url"] == HASH_ONLY]
+
+
 def test_same_run_id_rerun_neither_loses_nor_duplicates(first_runs, second_runs) -> None:
-    (_, _, rerun), _ = second_runs
+    (_, _, rerun, _), _ = second_runs
     assert rerun.run_dir == first_runs["katehon"].run_dir
     after = [p["canonical_url"] for p in _lines(rerun.pages_path)]
     assert len(after) == len(set(after)) == 4
