@@ -4,9 +4,13 @@ Public API: `run_alerts` (called by the DAG layer after each indexing run, and o
 for digests), `dry_run`, `load_watchlists`, `send_message`. CLI: ``python -m kzmon.alerts``.
 """
 
+import logging
+
 from kzmon.alerts.delivery import DeliveryError, send_message, smtp_config
 from kzmon.alerts.runner import AlertRunResult, dry_run, run_alerts
 from kzmon.alerts.watchlists import Watchlist, WatchlistFile, load_watchlists
+
+LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "AlertRunResult",

@@ -97,16 +97,20 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
 
 
 class _UnionFind:
+    """Disjoint sets over article positions (path halving; the smaller root wins)."""
+
     def __init__(self, size: int) -> None:
         self.parent = list(range(size))
 
     def find(self, i: int) -> int:
+        """The root of i's set."""
         while self.parent[i] != i:
             self.parent[i] = self.parent[self.parent[i]]
             i = self.parent[i]
         return i
 
     def union(self, i: int, j: int) -> None:
+        """Merge the sets of i and j."""
         ri, rj = self.find(i), self.find(j)
         if ri != rj:
             self.parent[max(ri, rj)] = min(ri, rj)
