@@ -202,8 +202,14 @@ class OutletSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------ discovery
     def _conditional(self, url: str, callback: Any, *, kind: str) -> scrapy.Request:
-        """A feed/sitemap request carrying the validators of the last fetch."""
+        """A feed/sitemap request carrying the validators of the last fetch.
+
+        Only incremental crawls send them: a backfill must walk documents that have not
+        changed since the last incremental run, to reach the old articles behind them.
+        """
         etag, last_modified = self.state.validators(url)
+        if self.mode != "incremental":
+            etag = last_modified = None
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -289,20 +295,26 @@ class OutletSpider(scrapy.Spider):
             yield self._conditional(loc, self.parse_sitemap, kind="sitemap")
 
     def _listing_request(self, url: str, listing: ListingSource, page: int) -> scrapy.Request:
-        return scrapy.Request(
-            url,
-            callback=self.parse_links,
-            errback=self.on_error,
-            meta={
+        """A listing page; the first is conditional (unchanged: nothing new behind it)."""
+        request = (
+            self._conditional(url, self.parse_links, kind="listing")
+            if page == 1
+            else scrapy.Request(url, callback=self.parse_links, errback=self.on_error)
+        )
+        request.meta.update(
+            {
                 "kz_selector": listing.link_selector,
                 "kz_listing": listing,
                 "kz_page": page,
                 "kz_via": "listing",
-            },
+            }
         )
+        return request
 
     def parse_links(self, response: Response) -> Iterator[scrapy.Request]:
         """A listing or archive page: article links, then the next page within the limit."""
+        if response.meta.get("kz_kind") == "listing" and self._not_modified(response):
+            return
         via = response.meta["kz_via"]
         for href in response.css(response.meta["kz_selector"]).getall():
             yield from self._article(response.urljoin(href.strip()), via=via)

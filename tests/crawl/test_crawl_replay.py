@@ -189,6 +189,17 @@ def test_a_page_whose_lastmod_moved_on_is_fetched_again(second_runs) -> None:
     assert not [r for r in requests if r["url"] == HASH_ONLY]
 
 
+def test_backfill_after_incremental_runs_ignores_their_validators(
+    second_runs, crawl_many, data_dir: Path, site
+) -> None:
+    window = {"mode": "backfill", "since": date(2016, 1, 1), "until": date(2016, 12, 31)}
+    (result,) = crawl_many([("rferl", {"run_id": "bf-2016", "data_dir": data_dir, **window})])
+    # the 2016 article is known from the first run: found again, unchanged, not refetched
+    assert result.summary["counts"]["discovered"] == 1
+    assert result.summary["counts"]["unchanged"] == 1
+    assert result.summary["counts"]["not_modified_sources"] == 0
+
+
 def test_same_run_id_rerun_neither_loses_nor_duplicates(first_runs, second_runs) -> None:
     (_, _, rerun, _), _ = second_runs
     assert rerun.run_dir == first_runs["katehon"].run_dir
