@@ -406,19 +406,24 @@ class OutletSpider(scrapy.Spider):
         record = self._record(response, canonical, content_type)
         seen = self.state.page(canonical)
         if seen is not None and seen.content_hash == record["content_hash"]:
-            self.recorder.counts["unchanged"] += 1
+            self.recorder.counts["unchanged"] += 1  # refetched (newer lastmod), same content
+            self._remember(record, meta.get("kz_lastmod"))
             return
-        if self.recorder.write_page(record):
-            self.recorder.counts["changed" if seen else "new"] += 1
-            self.state.record_page(
-                canonical,
-                response.url,
-                record["content_hash"],
-                record["fetched_at"],
-                self.run_id,
-                meta.get("kz_lastmod"),
-            )
+        if not self.recorder.write_page(record):
+            return
+        self.recorder.counts["changed" if seen else "new"] += 1
+        self._remember(record, meta.get("kz_lastmod"))
         yield {"canonical_url": canonical}
+
+    def _remember(self, record: dict[str, Any], lastmod: str | None) -> None:
+        self.state.record_page(
+            record["canonical_url"],
+            record["url"],
+            record["content_hash"],
+            record["fetched_at"],
+            self.run_id,
+            lastmod,
+        )
 
     def _page_date(self, response: Response, meta: dict[str, Any]) -> datetime | None:
         if meta.get("kz_published"):
