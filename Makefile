@@ -11,12 +11,13 @@ UV_VERSION := 0.13.8
 
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
-        demo test lint format clean bench-extract bench-tag bench-crawl bench-index
+        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts
 
 help:
 	@echo "make demo    - install, start Elasticsearch + SMTP, run the pipeline end to end"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
-	@echo "make es-up | es-down | smtp-up | smtp-down | lint | format | bench-*"
+	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
+	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
 # own small venv so that `uv sync` never removes it.
@@ -45,6 +46,12 @@ smtp-up: install
 smtp-down:
 	@$(PY) -m kzmon.localstack.smtp_server down
 
+replay-up: install
+	@$(PY) -m spiders.replay up
+
+replay-down:
+	@$(PY) -m spiders.replay down
+
 demo: install es-up smtp-up
 	$(PY) -m kzmon.demo
 
@@ -71,5 +78,8 @@ bench-crawl: install
 bench-index: install
 	$(PY) -m benchmarks.index
 
-clean: es-down smtp-down
-	rm -rf $(STATE)/data $(STATE)/airflow $(STATE)/smtp
+bench-alerts: install
+	$(PY) -m kzmon.alerts.bench
+
+clean: es-down smtp-down replay-down
+	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp

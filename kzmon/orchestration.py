@@ -14,6 +14,8 @@ import pendulum
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import Asset
 
+from kzmon.settings import get_settings
+
 #: Updated by every indexing task; the alerting DAG is scheduled on it, not on a timer.
 ARTICLES_ASSET = Asset(name="kzmon_articles", uri="kzmon://elasticsearch/articles")
 
@@ -47,9 +49,10 @@ FAILURE_HTML = """
 
 def failure_notifier() -> SmtpNotifier:
     """Mail ops (``KZMON_OPS_EMAIL``) through the SMTP provider when a task fails."""
+    settings = get_settings()
     return SmtpNotifier(
-        to=os.environ.get("KZMON_OPS_EMAIL", "ops@kzmon.localhost"),
-        from_email=os.environ.get("KZMON_MAIL_FROM", "kzmon alerts <alerts@kzmon.localhost>"),
+        to=settings.ops_email,
+        from_email=settings.mail_from,
         smtp_conn_id=os.environ.get("KZMON_SMTP_CONN_ID", "smtp_default"),
         subject=FAILURE_SUBJECT,
         html_content=FAILURE_HTML,
