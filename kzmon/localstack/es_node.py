@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kzmon.localstack.ports import free_port, pid_alive
+from kzmon.localstack.ports import free_port, pid_alive, terminate
 from kzmon.settings import get_settings
 
 LOGGER = logging.getLogger(__name__)
@@ -235,21 +234,8 @@ def start_node(
             return info
         time.sleep(0.5)
     if pid_file.exists():
-        _kill(int(pid_file.read_text().strip()))
+        terminate(int(pid_file.read_text().strip()), STOP_TIMEOUT_S)
     raise RuntimeError(f"Elasticsearch did not become healthy; see {node_dir / 'logs'}")
-
-
-def _kill(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid):
-        time.sleep(0.2)
-    if pid_alive(pid):
-        LOGGER.warning("Elasticsearch pid %s ignored SIGTERM; killing", pid)
-        os.kill(pid, signal.SIGKILL)
 
 
 def stop_node(node_dir: Path) -> bool:
@@ -258,8 +244,7 @@ def stop_node(node_dir: Path) -> bool:
     if not path.exists():
         return False
     info = NodeInfo(**json.loads(path.read_text()))
-    was_running = pid_alive(info.pid)
-    _kill(info.pid)
+    was_running = terminate(info.pid, STOP_TIMEOUT_S)
     path.unlink(missing_ok=True)
     return was_running
 

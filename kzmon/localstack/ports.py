@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 
@@ -39,3 +40,19 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> bool:
         except OSError:
             time.sleep(0.1)
     return False
+
+
+def terminate(pid: int, timeout: float = 10.0) -> bool:
+    """SIGTERM a process, wait up to ``timeout`` s, then SIGKILL; True if it was alive."""
+    if not pid_alive(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True

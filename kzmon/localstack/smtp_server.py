@@ -18,7 +18,6 @@ import email
 import email.policy
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from kzmon.localstack.ports import free_port, pid_alive, wait_for_port
+from kzmon.localstack.ports import free_port, pid_alive, terminate, wait_for_port
 from kzmon.settings import get_settings
 
 LOGGER = logging.getLogger(__name__)
@@ -134,15 +133,7 @@ def stop_server(run_dir: Path) -> bool:
         return False
     info = SmtpInfo(**json.loads(info_file.read_text()))
     info_file.unlink()
-    if not pid_alive(info.pid):
-        return False
-    os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while pid_alive(info.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if pid_alive(info.pid):
-        os.kill(info.pid, signal.SIGKILL)
-    return True
+    return terminate(info.pid)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,47 +114,41 @@ def _last_articles(es: Elasticsearch, now: datetime) -> dict[str, tuple[int, str
     return out
 
 
-def _last_new_article_at(es: Elasticsearch, outlet: str, now: datetime) -> str | None:
-    """When a run last found an article new to the pipeline (its run document's ``at``)."""
-    if not es.indices.exists(index=ops_index()):
-        return None
-    resp = es.search(
-        index=ops_index(),
-        size=1,
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"kind": "run"}},
-                    {"term": {"outlet": outlet}},
-                    {"range": {"counts.new": {"gt": 0}}},
-                    {"range": {"at": {"lte": now.isoformat()}}},
-                ]
-            }
-        },
-        sort=[{"at": "desc"}],
-    )
-    hits = resp["hits"]["hits"]
-    return hits[0]["_source"]["at"] if hits else None
-
-
-def _recent_runs(es: Elasticsearch, outlet: str, now: datetime) -> list[dict[str, int]]:
+def _ops_docs(es: Elasticsearch, filters: list[dict], size: int) -> list[dict[str, Any]]:
+    """Ops documents matching all ``filters``, newest first."""
     if not es.indices.exists(index=ops_index()):
         return []
     resp = es.search(
         index=ops_index(),
-        size=100,
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"kind": "run"}},
-                    {"term": {"outlet": outlet}},
-                    {"range": {"at": {"gte": (now - RATE_WINDOW).isoformat()}}},
-                ]
-            }
-        },
+        size=size,
+        query={"bool": {"filter": filters}},
         sort=[{"at": "desc"}],
     )
-    return [hit["_source"]["counts"] for hit in resp["hits"]["hits"]]
+    return [hit["_source"] for hit in resp["hits"]["hits"]]
+
+
+def _last_new_article_at(es: Elasticsearch, outlet: str, now: datetime) -> str | None:
+    """When a run last found an article new to the pipeline (its run document's ``at``)."""
+    docs = _ops_docs(
+        es,
+        [
+            {"term": {"kind": "run"}},
+            {"term": {"outlet": outlet}},
+            {"range": {"counts.new": {"gt": 0}}},
+            {"range": {"at": {"lte": now.isoformat()}}},
+        ],
+        size=1,
+    )
+    return docs[0]["at"] if docs else None
+
+
+def _recent_runs(es: Elasticsearch, outlet: str, now: datetime) -> list[dict[str, int]]:
+    """The counts of the outlet's runs in the rate window, newest first."""
+    window = {"range": {"at": {"gte": (now - RATE_WINDOW).isoformat(), "lte": now.isoformat()}}}
+    docs = _ops_docs(
+        es, [{"term": {"kind": "run"}}, {"term": {"outlet": outlet}}, window], size=100
+    )
+    return [doc["counts"] for doc in docs]
 
 
 def assess_outlet(
@@ -235,24 +229,13 @@ def assess(
 
 
 def _previous_status(es: Elasticsearch, outlet: str, before: str) -> str | None:
-    if not es.indices.exists(index=ops_index()):
-        return None
-    resp = es.search(
-        index=ops_index(),
-        size=1,
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"kind": "health"}},
-                    {"term": {"outlet": outlet}},
-                    {"range": {"at": {"lt": before}}},
-                ]
-            }
-        },
-        sort=[{"at": "desc"}],
-    )
-    hits = resp["hits"]["hits"]
-    return hits[0]["_source"]["health"]["status"] if hits else None
+    filters = [
+        {"term": {"kind": "health"}},
+        {"term": {"outlet": outlet}},
+        {"range": {"at": {"lt": before}}},
+    ]
+    docs = _ops_docs(es, filters, size=1)
+    return docs[0]["health"]["status"] if docs else None
 
 
 def record(es: Elasticsearch, report: HealthReport) -> list[OutletHealth]:

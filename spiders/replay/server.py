@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from kzmon.localstack.ports import free_port, pid_alive, wait_for_port
+from kzmon.localstack.ports import free_port, pid_alive, terminate, wait_for_port
 from spiders.replay.site import ReplayResponse, ReplaySite, load_site
 
 LOGGER = logging.getLogger(__name__)
@@ -184,12 +183,4 @@ def stop_replay(run_dir: Path) -> bool:
         return False
     info = ReplayInfo(**json.loads(info_file.read_text()))
     info_file.unlink()
-    if not pid_alive(info.pid):
-        return False
-    os.kill(info.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while pid_alive(info.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid_alive(info.pid):
-        os.kill(info.pid, signal.SIGKILL)
-    return True
+    return terminate(info.pid)
