@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -156,7 +157,7 @@ def throughput(es: Elasticsearch, corpus: Corpus, n_docs: int, round_size: int, 
 
     records = corpus.records(0, round_size)
     docs = [to_document(r, indexed_at=now_iso()) for r in records]
-    times = {"ours": 0.0, "plain": 0.0}
+    rates: dict[str, list[float]] = {"ours": [], "plain": []}
     rounds = max(2, n_docs // round_size)
     for r in range(-1, rounds):  # round -1 is a warm-up, not counted
         order = ("ours", "plain") if r % 2 == 0 else ("plain", "ours")
@@ -166,15 +167,17 @@ def throughput(es: Elasticsearch, corpus: Corpus, n_docs: int, round_size: int, 
             took = run(es, records if method == "ours" else docs, index, dl)
             es.indices.delete(index=index)
             if r >= 0:
-                times[method] += took
-    total = rounds * round_size
-    ours_rate, plain_rate = total / times["ours"], total / times["plain"]
+                rates[method].append(round_size / took)
+    ours_rate, plain_rate = statistics.median(rates["ours"]), statistics.median(rates["plain"])
     print(f"throughput: {rounds} rounds of {round_size:,} documents per method (ABBA order),")
-    print(f"  ~{WORDS_PER_DOC} words each, {CHUNK_SIZE} per bulk request")
+    print(f"  ~{WORDS_PER_DOC} words each, {CHUNK_SIZE} per bulk request; median docs/s of the")
+    print("  rounds (a shared machine's load spikes hit single rounds)")
     print(f"kzmon index_articles: {ours_rate:,.0f} docs/s")
     print(f"plain helpers.bulk:   {plain_rate:,.0f} docs/s")
     ratio = ours_rate / plain_rate
     print(f"ratio: {ratio:.2f}")
+    mean_ratio = statistics.fmean(rates["ours"]) / statistics.fmean(rates["plain"])
+    print(f"(ratio of the mean rates: {mean_ratio:.2f})")
     return ratio
 
 
