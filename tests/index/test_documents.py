@@ -53,3 +53,13 @@ def test_from_document_round_trips_the_record_fields(make_record) -> None:
     assert back["text"] == record["text"]
     assert back["canonical_url"] == record["canonical_url"]
     assert "incident_types" not in back
+
+
+def test_analysis_component_only_adds_sub_fields() -> None:
+    """The optional component repeats the base definition of each field and adds sub-fields."""
+    base = mappings.article_properties()
+    analysis = mappings.component_template("analysis")["template"]["mappings"]["properties"]
+    for name, spec in analysis.items():
+        without_sub_fields = {k: v for k, v in spec.items() if k != "fields"}
+        assert without_sub_fields == base[name], name
+        assert set(spec["fields"]) == {"english", "russian"}
