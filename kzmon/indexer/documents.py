@@ -91,14 +91,20 @@ def _entity_fields(entities: list[dict[str, Any]]) -> dict[str, Any]:
         if of_type:
             fields[names_field] = _unique(e.get("name") for e in of_type)
             fields[ids_field] = _unique(e.get("id") for e in of_type)
-    geo = [_geo_point(e["geo"]) for e in entities if e.get("type") == "place" and e.get("geo")]
-    if geo:
-        fields["place_geo"] = geo
+    geo = [_geo_point(e.get("geo")) for e in entities if e.get("type") == "place"]
+    if any(geo):
+        fields["place_geo"] = [point for point in geo if point]
     return fields
 
 
-def _geo_point(geo: dict[str, Any]) -> dict[str, Any]:
-    return {"lat": geo.get("lat"), "lon": geo.get("lon")}
+def _geo_point(geo: Any) -> dict[str, float] | None:
+    """A geo_point of a place's ``{lat, lon}``; None when the place has no usable position."""
+    if not isinstance(geo, dict):
+        return None
+    lat, lon = geo.get("lat"), geo.get("lon")
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        return {"lat": lat, "lon": lon}
+    return None
 
 
 def _relevance_fields(kz_security: dict[str, Any]) -> dict[str, Any]:

@@ -63,3 +63,18 @@ def test_analysis_component_only_adds_sub_fields() -> None:
         without_sub_fields = {k: v for k, v in spec.items() if k != "fields"}
         assert without_sub_fields == base[name], name
         assert set(spec["fields"]) == {"english", "russian"}
+
+
+def test_places_without_a_position_get_no_geo_point(make_record) -> None:
+    """A place whose geo is missing or incomplete is named, but not put on the map."""
+    record = make_record(5)
+    record["entities"] = [
+        {"id": "place:a", "type": "place", "name": "A", "geo": {"lat": None, "lon": 1.0}},
+        {"id": "place:b", "type": "place", "name": "B"},
+        {"id": "place:c", "type": "place", "name": "C", "geo": {"lat": 1.5, "lon": 2}},
+    ]
+    doc = to_document(record)
+    assert doc["places"] == ["A", "B", "C"]
+    assert doc["place_geo"] == [{"lat": 1.5, "lon": 2}]
+    record["entities"] = record["entities"][:2]
+    assert "place_geo" not in to_document(record)
