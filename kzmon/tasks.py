@@ -113,6 +113,28 @@ def alerts(mode: str) -> dict[str, Any]:
     }
 
 
+def retag_if_needed() -> dict[str, Any]:
+    """Re-tag the archive into a new index version when the taxonomy version changed."""
+    from kzmon.es import get_client
+    from kzmon.indexer.retag import needs_retag, retag
+
+    es = get_client()
+    if not needs_retag(es):
+        LOGGER.info("every indexed article carries the current taxonomy version")
+        return {"retagged": False}
+    report = retag(es)
+    if report.failed:
+        raise RuntimeError(f"re-tag failed for {report.failed} documents: {report.errors[:3]}")
+    return {
+        "retagged": True,
+        "source_index": report.source_index,
+        "target_index": report.target_index,
+        "taxonomy_version": report.taxonomy_version,
+        "copied": report.copied,
+        "caught_up": report.caught_up,
+    }
+
+
 def health(now: str | None = None) -> dict[str, Any]:
     """Assess every outlet and the cluster, record it; mail ops about outlets newly in trouble."""
     from kzmon.es import get_client

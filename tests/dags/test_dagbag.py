@@ -27,7 +27,9 @@ def test_one_dag_per_registry_outlet(dagbag) -> None:
 
     expected = {f"kzmon_outlet_{o.id}" for o in load_outlets()}
     assert expected <= set(dagbag.dags)
-    assert {"kzmon_alerts", "kzmon_backfill", "kzmon_pipeline_health"} <= set(dagbag.dags)
+    assert {"kzmon_alerts", "kzmon_backfill", "kzmon_pipeline_health", "kzmon_retag"} <= set(
+        dagbag.dags
+    )
 
 
 def test_every_dag_has_tags_owner_retries_and_timeouts(dagbag) -> None:

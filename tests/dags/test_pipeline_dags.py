@@ -160,6 +160,26 @@ def test_health_flags_an_outlet_whose_replay_stops_publishing(
     assert QUIET_OUTLET in mail.get_body(preferencelist=("html",)).get_content()
 
 
+def test_retag_dag_moves_the_archive_to_a_new_version_when_the_taxonomy_changes(
+    dagbag, pipeline_env, es
+) -> None:
+    dag = dagbag.dags["kzmon_retag"]
+    read_alias = f"{PREFIX}-articles"
+    before = set(es.indices.get_alias(name=read_alias))
+    assert dag.test().state == "success"  # current taxonomy everywhere: nothing to do
+    assert set(es.indices.get_alias(name=read_alias)) == before
+    total = es.count(index=read_alias)["count"]
+    some = es.search(index=read_alias, size=1)["hits"]["hits"][0]
+    es.update(index=some["_index"], id=some["_id"], doc={"taxonomy_version": "0.old"})
+    es.indices.refresh(index=read_alias)
+    assert dag.test().state == "success"
+    after = set(es.indices.get_alias(name=read_alias))
+    assert after != before
+    assert es.count(index=read_alias)["count"] == total
+    old = es.count(index=read_alias, query={"term": {"taxonomy_version": "0.old"}})["count"]
+    assert old == 0
+
+
 def test_failed_task_mails_ops_with_error_and_log_link(
     dagbag, pipeline_env, mailbox, monkeypatch
 ) -> None:
