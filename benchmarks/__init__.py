@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench-*`; each prints our figures beside a baseline measured in the same run."""
+"""Benchmarks (`make bench-*`): our figures beside a baseline measured in the same run."""
