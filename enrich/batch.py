@@ -71,6 +71,16 @@ def _enrich_one(page: dict[str, Any], tagger: Any, result: EnrichResult) -> dict
     return record
 
 
+def _enrich_guarded(page: dict[str, Any], tagger: Any, result: EnrichResult) -> dict[str, Any]:
+    """``_enrich_one`` with a last guard: a bug on one page is recorded, the batch goes on."""
+    try:
+        return _enrich_one(page, tagger, result)
+    except Exception as exc:
+        LOGGER.exception("unexpected failure enriching %s", page.get("url"))
+        result.extraction_failed += 1
+        return {"url": page.get("url"), "stage": "enrich", "error": f"internal error: {exc!r}"}
+
+
 def enrich_batch(pages_path: Path, out_dir: Path | None = None) -> EnrichResult:
     """Extract and tag every page of a crawl batch; return counts and output paths."""
     from enrich.tagging import get_tagger
@@ -91,7 +101,7 @@ def enrich_batch(pages_path: Path, out_dir: Path | None = None) -> EnrichResult:
                 result.extraction_failed += 1
                 out = {"url": None, "stage": "read", "error": parse_error, "line": lineno}
             else:
-                out = _enrich_one(page, tagger, result)
+                out = _enrich_guarded(page, tagger, result)
             target = bad if "error" in out else good
             target.write(json.dumps(out, ensure_ascii=False) + "\n")
     os.replace(tmp_articles, articles_path)
