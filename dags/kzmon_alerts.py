@@ -20,7 +20,9 @@ from kzmon.orchestration import ARTICLES_ASSET, START_DATE, default_args, run_ti
     tags=["kzmon", "alerts"],
     default_args=default_args(),
 )
-def kzmon_alerts():
+def kzmon_alerts() -> None:
+    """Immediate watchlists, then due digests, then the count to the ops index."""
+
     @task
     def immediate() -> dict:
         from kzmon import tasks

@@ -26,7 +26,9 @@ from spiders.registry import load_outlets
         "until": Param("2016-12-31", type="string", format="date"),
     },
 )
-def kzmon_backfill():
+def kzmon_backfill() -> None:
+    """Crawl the outlet's archive for the date range, then enrich, index and record."""
+
     @task(execution_timeout=TIMEOUTS["crawl"] * 4)
     def crawl() -> dict:
         from kzmon import tasks

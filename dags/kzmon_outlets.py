@@ -6,13 +6,13 @@ crawl (Scrapy subprocess) -> enrich (extract + tag) -> index (updates the articl
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import DAG, dag, get_current_context, task
 
 from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_args, run_time
 from spiders.registry import load_outlets
 
 
-def build_outlet_dag(outlet_id: str, name: str, schedule: str):
+def build_outlet_dag(outlet_id: str, name: str, schedule: str) -> DAG:
     """The DAG that crawls, enriches and indexes one outlet."""
 
     @dag(
@@ -25,7 +25,9 @@ def build_outlet_dag(outlet_id: str, name: str, schedule: str):
         tags=["kzmon", "outlet", outlet_id],
         default_args=default_args(),
     )
-    def outlet_dag():
+    def outlet_dag() -> None:
+        """crawl -> enrich -> index (updates the articles Asset) -> record run metrics."""
+
         @task(execution_timeout=TIMEOUTS["crawl"])
         def crawl() -> dict:
             from kzmon import tasks

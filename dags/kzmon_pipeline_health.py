@@ -21,7 +21,9 @@ from kzmon.orchestration import START_DATE, default_args
     default_args=default_args(),
     params={"as_of": Param(None, type=["null", "string"], description="assess as of (ISO)")},
 )
-def kzmon_pipeline_health():
+def kzmon_pipeline_health() -> None:
+    """Assess every outlet and the cluster; record it; mail ops about new trouble."""
+
     @task
     def assess() -> dict:
         from kzmon import tasks

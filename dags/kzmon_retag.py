@@ -22,7 +22,9 @@ from kzmon.orchestration import START_DATE, TIMEOUTS, default_args
     tags=["kzmon", "index"],
     default_args=default_args(),
 )
-def kzmon_retag():
+def kzmon_retag() -> None:
+    """Re-tag into the next index version when the taxonomy version changed."""
+
     @task(execution_timeout=TIMEOUTS["index"] * 6)
     def retag_if_needed() -> dict:
         from kzmon import tasks

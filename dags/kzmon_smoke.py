@@ -16,7 +16,9 @@ from kzmon.orchestration import START_DATE, default_args
     tags=["kzmon", "ops"],
     default_args=default_args(),
 )
-def kzmon_smoke():
+def kzmon_smoke() -> None:
+    """Ask the cluster for its version."""
+
     @task
     def cluster_version() -> str:
         from kzmon.es import cluster_info, get_client

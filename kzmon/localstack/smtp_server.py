@@ -26,9 +26,13 @@ import time
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kzmon.localstack.ports import free_port, pid_alive, terminate, wait_for_port
 from kzmon.settings import get_settings
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ class MailboxHandler:
         self.mailbox.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Save the message; answer 250 when it is on disk."""
         with self._lock:
             count = len(list(self.mailbox.glob("*.eml")))
