@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from kzmon.jsonl import iter_jsonl
 
 LOGGER = logging.getLogger(__name__)
 
@@ -35,17 +36,6 @@ class EnrichResult:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (for XCom and run metrics)."""
         return asdict(self)
-
-
-def _read_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line), ""
-            except json.JSONDecodeError as exc:
-                yield lineno, None, f"bad JSON on line {lineno}: {exc.msg}"
 
 
 def _enrich_one(page: dict[str, Any], tagger: Any, result: EnrichResult) -> dict[str, Any]:
@@ -95,13 +85,14 @@ def enrich_batch(pages_path: Path, out_dir: Path | None = None) -> EnrichResult:
     tmp_articles = articles_path.with_suffix(".jsonl.tmp")
     tmp_errors = errors_path.with_suffix(".jsonl.tmp")
     with open(tmp_articles, "w", encoding="utf-8") as good, open(tmp_errors, "w") as bad:
-        for lineno, page, parse_error in _read_lines(pages_path):
+        for line in iter_jsonl(pages_path):
             result.pages += 1
-            if page is None:
+            if line.error is not None:
                 result.extraction_failed += 1
-                out = {"url": None, "stage": "read", "error": parse_error, "line": lineno}
+                error = f"bad JSON on line {line.number}: {line.error}"
+                out = {"url": None, "stage": "read", "error": error, "line": line.number}
             else:
-                out = _enrich_guarded(page, tagger, result)
+                out = _enrich_guarded(line.value, tagger, result)
             target = bad if "error" in out else good
             target.write(json.dumps(out, ensure_ascii=False) + "\n")
     os.replace(tmp_articles, articles_path)

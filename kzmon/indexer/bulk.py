@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from kzmon.es import get_client
 from kzmon.indexer.deadletter import DeadLetterBox
 from kzmon.indexer.documents import doc_id_for, now_iso, record_url, to_document
 from kzmon.indexer.names import get_names
+from kzmon.jsonl import iter_jsonl
 from kzmon.settings import get_settings
 
 LOGGER = logging.getLogger(__name__)
@@ -176,17 +176,12 @@ def index_batch_file(path: Path, **kwargs: Any) -> IndexResult:
 
 
 def _read_jsonl(path: Path, bad_lines: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError as exc:
-                LOGGER.error("%s:%d is not JSON (%s); not indexed", path, number, exc)
-                bad_lines.append(
-                    {"source": f"{path}:{number}", "error": "json", "reason": str(exc)}
-                )
+    for line in iter_jsonl(path):
+        if line.error is None:
+            yield line.value
+            continue
+        LOGGER.error("%s:%d is not JSON (%s); not indexed", path, line.number, line.error)
+        bad_lines.append({"source": f"{path}:{line.number}", "error": "json", "reason": line.error})
 
 
 def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:

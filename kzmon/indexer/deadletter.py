@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kzmon.jsonl import iter_jsonl
 from kzmon.localstack.ports import pid_alive
 
 LOGGER = logging.getLogger(__name__)
@@ -121,15 +122,12 @@ def _owned_by_other_live_process(path: Path) -> bool:
 
 def _read_lines(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
     for path in paths:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    LOGGER.error("unreadable dead-letter line %s:%d kept aside", path, number)
-                    _quarantine(path, line)
+        for line in iter_jsonl(path):
+            if line.error is None:
+                yield line.value
+                continue
+            LOGGER.error("unreadable dead-letter line %s:%d kept aside", path, line.number)
+            _quarantine(path, line.text)
 
 
 def _quarantine(path: Path, line: str) -> None:
