@@ -135,6 +135,9 @@ def scrapy_settings(
         "COOKIES_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Article requests leave the frontier newest first; first in, first out keeps that
+        # order for those waiting in the scheduler together (Scrapy's default is LIFO).
+        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "REDIRECT_MAX_TIMES": 5,
         "URLLENGTH_LIMIT": URL_MAX_LENGTH,
         "LOG_LEVEL": "INFO",

@@ -455,7 +455,8 @@ def check_state(path: Path) -> str | None:
     try:
         result = [row[0] for row in db.execute("PRAGMA quick_check")]
         if result != ["ok"]:
-            return "integrity check failed: " + "; ".join(map(str, result[:3]))
+            detail = " ".join(" ".join(map(str, result[:3])).split())
+            return f"integrity check failed: {detail[:200]}"
         for table, columns in _REQUIRED_COLUMNS.items():
             present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
             if present and not columns <= present:
