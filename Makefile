@@ -11,13 +11,15 @@ UV_VERSION := 0.13.8
 
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
-        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts
+        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts \
+        bench-crawl-real
 
 help:
 	@echo "make demo    - install, start Elasticsearch + SMTP, run the pipeline end to end"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
 	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts"
+	@echo "make bench-crawl-real (discovery on the real RFE/RL sitemaps in ../shared)"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
 # own small venv so that `uv sync` never removes it.
@@ -74,6 +76,9 @@ bench-tag: install
 
 bench-crawl: install
 	$(PY) -m benchmarks.crawl
+
+bench-crawl-real: install
+	$(PY) -m benchmarks.crawl --real
 
 bench-index: install
 	$(PY) -m benchmarks.index

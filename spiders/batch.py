@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,21 @@ from pathlib import Path
 from typing import Any
 
 LOGGER = logging.getLogger(__name__)
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (KiB).
+
+    ``VmHWM`` from /proc: ``getrusage``'s ``ru_maxrss`` survives ``execve`` on Linux, so a crawl
+    process forked from a large one (a pytest or Airflow worker) would report its parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        LOGGER.debug("no /proc/self/status; using getrusage")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def utc_now() -> str:

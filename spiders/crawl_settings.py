@@ -53,12 +53,13 @@ class CrawlLimits:
     sitemap_max_depth: int
 
 
-#: (variable, default) per limit and mode. Defaults: an hourly incremental run must finish
-#: within its hour at 1 s per request (1,000 pages + discovery ~ 20 min, cut at 50 min); a
-#: backfill run takes 20,000 pages (~6 h at 1 s) and stops before the 6 h task timeout.
+#: (variable, default) per limit and mode. Defaults: an hourly incremental run at 1 s per
+#: request fetches 1,000 pages plus discovery in ~20 min and is cut at 40 min, inside the crawl
+#: task's 45 min timeout (kzmon.orchestration.TIMEOUTS); a backfill run takes 10,000 pages
+#: (~2.8 h at 1 s) and is cut at 2 h 50 min, inside the backfill crawl task's 3 h.
 _LIMIT_ENV = {
-    "max_pages": (("KZMON_CRAWL_MAX_PAGES", 1000), ("KZMON_BACKFILL_MAX_PAGES", 20000)),
-    "max_seconds": (("KZMON_CRAWL_MAX_SECONDS", 3000), ("KZMON_BACKFILL_MAX_SECONDS", 19800)),
+    "max_pages": (("KZMON_CRAWL_MAX_PAGES", 1000), ("KZMON_BACKFILL_MAX_PAGES", 10000)),
+    "max_seconds": (("KZMON_CRAWL_MAX_SECONDS", 2400), ("KZMON_BACKFILL_MAX_SECONDS", 10200)),
     "source_max_items": (("KZMON_SOURCE_MAX_ITEMS", 50000),) * 2,
     "max_sources": (("KZMON_CRAWL_MAX_SOURCES", 1000),) * 2,
     "sitemap_max_bytes": (("KZMON_SITEMAP_MAX_BYTES", 50 * 1024 * 1024),) * 2,

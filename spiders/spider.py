@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import resource
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -45,7 +44,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-from spiders.batch import RunRecorder, utc_now
+from spiders.batch import RunRecorder, peak_rss_kib, utc_now
 from spiders.canonical import canonicalize
 from spiders.crawl_settings import URL_MAX_LENGTH
 from spiders.dating import iso_utc, parse_date, plausible
@@ -204,7 +203,7 @@ class OutletSpider(Discovery, scrapy.Spider):
         self.recorder.perf = {
             "elapsed_s": round(time.monotonic() - self._started, 3),
             "responses": stats.get_value("downloader/response_count", 0),
-            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "peak_rss_kib": peak_rss_kib(),
             "finish_reason": reason,
             "open_sources": len(self._open_sources),
         }

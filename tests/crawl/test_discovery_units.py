@@ -389,6 +389,6 @@ def test_limits_come_from_the_environment_with_safe_fallbacks(monkeypatch) -> No
     monkeypatch.setenv("KZMON_BACKFILL_MAX_SECONDS", "-5")
     limits = crawl_limits("incremental")
     assert limits.max_pages == 250 and limits.sitemap_max_bytes == 50 * MIB
-    assert crawl_limits("backfill").max_seconds == 19800
-    assert crawl_limits("backfill").max_pages == 20000
+    assert crawl_limits("backfill").max_seconds == 10200
+    assert crawl_limits("backfill").max_pages == 10000
     assert os.environ["KZMON_CRAWL_MAX_PAGES"] == "250"
