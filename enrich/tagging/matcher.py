@@ -74,7 +74,7 @@ class Matches:
             self.mentions[ref] = self.mentions.get(ref, 0) + 1
             if ref not in self.first or start < self.first[ref]:
                 self.first[ref] = start
-            if not pattern.ambiguous:
+            if pattern.anchor:
                 self.anchors.append(start)
         elif kind == "incident":
             self.incident_hits.append((start, end, pattern))
@@ -221,4 +221,5 @@ def _merge(a: Pattern, b: Pattern) -> Pattern:
         capital=a.capital or b.capital,
         stem=a.stem or b.stem,
         prefix=a.prefix or b.prefix,
+        anchor=a.anchor and b.anchor,
     )

@@ -24,8 +24,12 @@ class Tagger:
         kz = taxonomy.relevance.kz_country
         entities = taxonomy.entities
         self._kz_entities = frozenset(r for r, e in entities.items() if e.country == kz)
+        # Sure Kazakh context: Kazakh places and people whose names need no context themselves
+        # (a GeoNames village does not vouch for another).
         self._kz_anchors = frozenset(
-            r for r, e in entities.items() if e.country == kz and e.type in ("place", "person")
+            r
+            for r, e in entities.items()
+            if e.country == kz and e.type in ("place", "person") and not e.kz_context
         )
         self._needs_kz = frozenset(r for r, e in entities.items() if e.kz_context)
 
@@ -80,8 +84,10 @@ def _static_dict(entity: Entity) -> dict:
     """An entity dict template in the documented key order (``geo`` for places only)."""
     out: dict = {"id": entity.id, "type": entity.type, "name": entity.name}
     out.update(mentions=0, first_offset=-1)
-    if entity.type == "place" and entity.geo is not None:
-        out["geo"] = {"lat": entity.geo.lat, "lon": entity.geo.lon}
+    if entity.type == "place":
+        if entity.geo is not None:
+            out["geo"] = {"lat": entity.geo.lat, "lon": entity.geo.lon}
+        out["admin1"] = entity.admin1
     return out
 
 

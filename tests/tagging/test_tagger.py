@@ -24,7 +24,7 @@ def test_result_shape_matches_contract(tagger: Tagger) -> None:
     assert result["taxonomy_version"] == enrich.tagging.TAXONOMY_VERSION == tagger.version
     for entity in result["entities"]:
         keys = {"id", "type", "name", "mentions", "first_offset"}
-        assert set(entity) == (keys | {"geo"} if entity["type"] == "place" else keys)
+        assert set(entity) == (keys | {"geo", "admin1"} if entity["type"] == "place" else keys)
     aktobe = next(e for e in result["entities"] if e["id"] == "place:aktobe")
     assert aktobe["first_offset"] == text.index("Aktobe")
     assert set(aktobe["geo"]) == {"lat", "lon"}
