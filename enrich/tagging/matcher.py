@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import ahocorasick
 
+from enrich.tagging.confusables import clean, fold_tables
 from enrich.tagging.normalize import padded, tokens
 from enrich.tagging.taxonomy import Pattern, Taxonomy, iter_patterns, suffix_set
 
@@ -39,9 +40,15 @@ START, END, PATTERN = 0, 1, 2
 
 
 class Scan:
-    """The normalised form of one text (same length as the text, a space added at each end)."""
+    """The normalised form of one text (same length as the cleaned text, a space at each end).
 
-    def __init__(self, text: str) -> None:
+    The text is cleaned first (``confusables.clean``: invisible characters dropped, mixed
+    Latin/Cyrillic tokens folded); ``text`` is the cleaned text, ``original`` maps back.
+    """
+
+    def __init__(self, text: str, known: Collection[str] = ()) -> None:
+        self.cleaned = clean(text, known)
+        text = self.cleaned.text
         if "[" in text:
             text = _CITATION_RE.sub(lambda m: " " * len(m.group()), text)
         self.text = text
@@ -49,8 +56,12 @@ class Scan:
 
     @staticmethod
     def offset(pos: int) -> int:
-        """Offset in the text of the token after the space at ``pos`` of ``joined``."""
+        """Offset in ``text`` of the token after the space at ``pos`` of ``joined``."""
         return pos
+
+    def original(self, pos: int) -> int:
+        """Offset in the text as given of the token after the space at ``pos``."""
+        return self.cleaned.original(pos)
 
 
 class Matches:
@@ -83,7 +94,7 @@ class Matches:
 
     def first_offset(self, ref: str) -> int:
         """Offset in the original text of the first mention of entity ``ref``."""
-        return self.scan.offset(self.first[ref])
+        return self.scan.original(self.first[ref])
 
 
 class Matcher:
@@ -114,6 +125,9 @@ class Matcher:
             self.automaton.add_word(key, (len(key), patterns))
         self.automaton.make_automaton()
         self.size = len(grouped)
+        # Alias tokens, to break a tie when folding a mixed-script token (``confusables``).
+        self.known_tokens = frozenset(t for key in grouped for t in key.split())
+        fold_tables()  # built once here, not inside the first article
         LOGGER.info("taxonomy automaton: %d keys", self.size)
 
     def scan(self, text: str) -> Matches:
@@ -122,7 +136,7 @@ class Matcher:
         ``^`` and ``?`` aliases wait until the whole text is scanned (their context may come
         later); incident triggers are checked for negation later, once per type.
         """
-        scan = Scan(text)
+        scan = Scan(text, self.known_tokens)
         matches = Matches(scan)
         pending: list[Hit] = []
         count = matches.count
