@@ -10,13 +10,16 @@ the automaton runs, the tagger:
 2. folds every token that mixes Latin and Cyrillic letters toward the script most of its
    letters are in, letter by letter through Unicode's confusables table (UTS #39
    ``confusables.txt`` as shipped by the ``confusable-homoglyphs`` package), restricted to
-   pairs of the same case whose Cyrillic side is a Russian or Kazakh letter. A tie is broken
+   pairs of the same case whose Cyrillic side is a Russian or Kazakh letter, plus the
+   lower-case forms of the upper-case pairs (the fold runs on lower-cased text). A tie is broken
    toward the script in which the folded token is a known alias token, else toward the
    script of the token's first letter. Tokens written in one script are never touched, so
    real Cyrillic names (Ақтөбе, Өскемен) and Latin ones stay as they are; a Kazakh word typed
    with a Latin "i" for "і" (a common keyboard habit) is folded to Cyrillic too.
 
-Both steps are one regular-expression search when the text has nothing to undo.
+The tagger runs the fold on its normalised (lower-cased) copy of the text, after a test on
+the UTF-8 bytes (``may_mix_scripts``); with nothing to undo, both steps cost one
+single-class regular-expression search and one ``bytes.translate``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,19 @@ _EXCLUDED = frozenset({("r", "г")})
 # mixing the two scripts has such a pair somewhere).
 _TRIGGER_RE = re.compile(f"[{INVISIBLE}]|[{_LATIN}][{_CYRILLIC}]|[{_CYRILLIC}][{_LATIN}]")
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
+# Classes of the UTF-8 bytes of a normalised string (lower case, punctuation already spaces):
+# "L" a Latin letter, "C" the lead byte of a Cyrillic letter (0xD0-0xD3), "c" a continuation
+# byte. A mixed token has "LC" or "cL" somewhere; two bytes.find calls, no regex.
+_BYTE_CLASSES = bytes(
+    ord("L")
+    if chr(b).isascii() and chr(b).isalpha()
+    else ord("C")
+    if 0xD0 <= b <= 0xD3
+    else ord("c")
+    if 0x80 <= b <= 0xBF
+    else ord(" ")
+    for b in range(256)
+)
 _WORD_RE = re.compile(r"\w+")
 
 
@@ -83,6 +99,12 @@ def fold_tables() -> FoldTables:
                 to_cyrillic.setdefault(ord(latin), cyrillic)
             elif cyrillic in _RU_KK:
                 to_kazakh.setdefault(ord(latin), cyrillic)
+    # The tagger folds its lower-cased copy of the text, where an upper-case homoglyph ("К" in
+    # "Кhilafah") has become lower-case: the lower-case forms of upper-case pairs belong in.
+    for code, latin in list(to_latin.items()):
+        to_latin.setdefault(ord(chr(code).lower()), latin.lower())
+    for code, cyrillic in list(to_cyrillic.items()):
+        to_cyrillic.setdefault(ord(chr(code).lower()), cyrillic.lower())
     for code, letter in to_kazakh.items():
         to_cyrillic.setdefault(code, letter)  # i → і: no Russian reading at all
     kazakh = {code: letter for code, letter in to_kazakh.items() if to_cyrillic[code] != letter}
@@ -166,6 +188,23 @@ def _word_start(text: str, pos: int) -> int:
     return pos
 
 
+def may_mix_scripts(normalised: str) -> bool:
+    """Cheap test: can ``normalised`` hold a token mixing Latin and Cyrillic letters?"""
+    if normalised.isascii():
+        return False
+    classes = normalised.encode("utf-8").translate(_BYTE_CLASSES)
+    return b"LC" in classes or b"cL" in classes
+
+
+def drop_invisible(text: str) -> Cleaned:
+    """``text`` without invisible characters, with the map back to the original offsets."""
+    if _INVISIBLE_RE.search(text) is None:
+        return Cleaned(text, [])
+    positions = [m.start() for m in _INVISIBLE_RE.finditer(text)]
+    shifts = [pos - k for k, pos in enumerate(positions)]
+    return Cleaned(_INVISIBLE_RE.sub("", text), shifts)
+
+
 @dataclass
 class Cleaned:
     """A text with invisible characters dropped and homoglyphs folded, and the way back."""
@@ -181,12 +220,8 @@ class Cleaned:
 
 
 def clean(text: str, known: Collection[str] = ()) -> Cleaned:
-    """Drop invisible characters and fold mixed-script tokens (one search when none)."""
-    if _TRIGGER_RE.search(text) is None:
-        return Cleaned(text, [])
-    shifts: list[int] = []
-    if _INVISIBLE_RE.search(text):
-        positions = [m.start() for m in _INVISIBLE_RE.finditer(text)]
-        shifts = [pos - k for k, pos in enumerate(positions)]
-        text = _INVISIBLE_RE.sub("", text)
-    return Cleaned(fold_mixed(text, known), shifts)
+    """Drop invisible characters and fold mixed-script tokens (what the tagger sees)."""
+    cleaned = drop_invisible(text)
+    if _TRIGGER_RE.search(cleaned.text) is not None:
+        cleaned.text = fold_mixed(cleaned.text, known)
+    return cleaned

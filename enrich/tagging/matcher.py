@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterator
 
 import ahocorasick
 
-from enrich.tagging.confusables import clean, fold_tables
+from enrich.tagging.confusables import drop_invisible, fold_mixed, fold_tables, may_mix_scripts
 from enrich.tagging.normalize import padded, tokens
 from enrich.tagging.taxonomy import Pattern, Taxonomy, iter_patterns, suffix_set
 
@@ -42,17 +42,21 @@ START, END, PATTERN = 0, 1, 2
 class Scan:
     """The normalised form of one text (same length as the cleaned text, a space at each end).
 
-    The text is cleaned first (``confusables.clean``: invisible characters dropped, mixed
-    Latin/Cyrillic tokens folded); ``text`` is the cleaned text, ``original`` maps back.
+    Invisible characters are dropped first (``text`` is that text, ``original`` maps back to
+    the text as given) and mixed Latin/Cyrillic tokens of ``joined`` are folded
+    (``enrich.tagging.confusables``).
     """
 
     def __init__(self, text: str, known: Collection[str] = ()) -> None:
-        self.cleaned = clean(text, known)
+        self.cleaned = drop_invisible(text)
         text = self.cleaned.text
         if "[" in text:
             text = _CITATION_RE.sub(lambda m: " " * len(m.group()), text)
         self.text = text
-        self.joined = padded(text)
+        joined = padded(text)
+        # Homoglyphs are folded on the normalised copy (same length): the capital-letter
+        # checks read ``text``, where a Cyrillic "А" is as upper-case as a Latin "A".
+        self.joined = fold_mixed(joined, known) if may_mix_scripts(joined) else joined
 
     @staticmethod
     def offset(pos: int) -> int:

@@ -12,6 +12,7 @@ by a place filter and a region filter.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,16 +79,20 @@ def _swaps(word: str) -> list[tuple[str, str, str]]:
 
 
 def _minority_swap(word: str) -> str | None:
-    """The word with as many letters swapped as keeps its own script the majority."""
+    """Each token (``\\w+``) of the word with as many letters swapped as keeps its script."""
     tables = fold_tables()
-    latin = sum(ch.isascii() and ch.isalpha() for ch in word)
-    table = tables.to_latin if latin < len(word) / 2 else tables.to_cyrillic
-    budget = (sum(ch.isalpha() for ch in word) - 1) // 2
     chars, swapped = list(word), 0
-    for i, ch in enumerate(chars):
-        if swapped < budget and table.get(ord(ch)):
-            chars[i] = table[ord(ch)]
-            swapped += 1
+    for token in re.finditer(r"\w+", word):
+        text = token.group()
+        latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+        table = tables.to_latin if latin < len(text) / 2 else tables.to_cyrillic
+        budget = (sum(ch.isalpha() for ch in text) - 1) // 2
+        used = 0
+        for i in range(token.start(), token.end()):
+            if used < budget and table.get(ord(chars[i])):
+                chars[i] = table[ord(chars[i])]
+                used += 1
+        swapped += used
     return "".join(chars) if swapped else None
 
 
