@@ -77,6 +77,9 @@ class Matches:
         self.first: dict[str, int] = {}  # entity id -> position in the joined string
         self.kinds: dict[str, int] = {}
         self.incident_hits: list[Hit] = []
+        self.domains: dict[str, int] = {}
+        # Every accepted hit as (position, kind, ref): the relevance model's co-occurrences.
+        self.hits: list[tuple[int, str, str]] = []
         self.anchors: list[int] = []  # Kazakhstan terms and sure entities (for ? aliases)
 
     def count(self, start: int, end: int, pattern: Pattern) -> None:
@@ -84,6 +87,10 @@ class Matches:
         kind = pattern.kind
         kinds = self.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
+        self.hits.append((start, kind, pattern.ref))
+        if kind == "domain":
+            self.domains[pattern.ref] = self.domains.get(pattern.ref, 0) + 1
+            return
         if kind == "entity":
             ref = pattern.ref
             self.mentions[ref] = self.mentions.get(ref, 0) + 1

@@ -136,13 +136,15 @@ class Relevance(BaseModel):
     threshold: float
     share_floor: float
     kz_country: str = "KZ"
+    # Context words by kind of story (sport, economy, culture, accident, politics, actor).
+    domains: dict[str, Aliases] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Pattern:
     """One expanded alias: what the automaton stores under a normalised key."""
 
-    kind: str  # entity | incident | kz_term | security_term | block
+    kind: str  # entity | incident | kz_term | security_term | domain | block
     ref: str  # entity id, incident id, or the term itself
     ambiguous: bool = False
     stem: bool = False
@@ -315,6 +317,8 @@ def iter_patterns(taxonomy: Taxonomy) -> list[tuple[str, Pattern]]:
     raw += [(t, "kz_term", "kz", True) for lang in rel.kz_terms.values() for t in lang]
     raw += [(t, "security_term", "sec", True) for lang in rel.security_terms.values() for t in lang]
     raw += [(t, "block", "block", True) for lang in meta.blockers.values() for t in lang]
+    for domain, terms in rel.domains.items():
+        raw += [(t, "domain", domain, True) for lang in terms.values() for t in lang]
     out = []
     for alias, kind, ref, auto in raw:
         for key, flags in expand_alias(alias, meta.min_stem_len, auto_stem=auto):
