@@ -80,6 +80,8 @@ class Matches:
         self.domains: dict[str, int] = {}
         # Every accepted hit as (position, kind, ref): the relevance model's co-occurrences.
         self.hits: list[tuple[int, str, str]] = []
+        self.positions: dict[str, list[int]] = {}  # entity id -> positions of its mentions
+        self.kz_anchor_positions: list[int] | None = None  # filled by the tagger on demand
         self.anchors: list[int] = []  # Kazakhstan terms and sure entities (for ? aliases)
 
     def count(self, start: int, end: int, pattern: Pattern) -> None:
@@ -94,6 +96,7 @@ class Matches:
         if kind == "entity":
             ref = pattern.ref
             self.mentions[ref] = self.mentions.get(ref, 0) + 1
+            self.positions.setdefault(ref, []).append(start)
             if ref not in self.first or start < self.first[ref]:
                 self.first[ref] = start
             if pattern.anchor:

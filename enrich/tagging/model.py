@@ -16,6 +16,7 @@ needs no scikit-learn; ``check`` refits and compares with the stored file.
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import json
 import logging
@@ -149,20 +150,30 @@ def _near_counts(
     """Shares of incident words with a Kazakh anchor / an actor / a story word close by."""
     total = kz = actor = story = 0
     for part in parts:
-        hits = part.hits
-        for pos, kind, _ref in hits:
-            if kind != "incident":
-                continue
-            total += 1
-            close = [(k, r) for p, k, r in hits if abs(p - pos) <= WINDOW and k != "incident"]
-            kz += any(k == "kz_term" or (k == "entity" and r in kz_refs) for k, r in close)
-            actor += any(
-                k in ("security_term",)
-                or (k == "domain" and r == "actor")
-                or (k == "entity" and r in mentions and r.startswith(("group:", "org:")))
-                for k, r in close
-            )
-            story += any(k == "domain" and r in STORY_DOMAINS for k, r in close)
+        incidents, near_kz, near_actor, near_story = [], [], [], []
+        for pos, kind, ref in part.hits:
+            if kind == "incident":
+                incidents.append(pos)
+            elif kind == "kz_term":
+                near_kz.append(pos)
+            elif kind == "security_term":
+                near_actor.append(pos)
+            elif kind == "domain":
+                (near_actor if ref == "actor" else near_story).append(pos)
+            elif kind == "entity" and ref in mentions:
+                if ref in kz_refs:
+                    near_kz.append(pos)
+                if ref.startswith(("group:", "org:")):
+                    near_actor.append(pos)
+        if not incidents:
+            continue
+        near_kz.sort()
+        near_actor.sort()
+        near_story.sort()
+        total += len(incidents)
+        kz += sum(_close(near_kz, pos) for pos in incidents)
+        actor += sum(_close(near_actor, pos) for pos in incidents)
+        story += sum(_close(near_story, pos) for pos in incidents)
     if not total:
         return {"incident_near_kz": 0.0, "incident_near_actor": 0.0, "incident_near_story": 0.0}
     return {
@@ -170,6 +181,12 @@ def _near_counts(
         "incident_near_actor": actor / total,
         "incident_near_story": story / total,
     }
+
+
+def _close(sorted_positions: list[int], pos: int) -> bool:
+    """True when a position within ``WINDOW`` of ``pos`` is in ``sorted_positions``."""
+    i = bisect.bisect_left(sorted_positions, pos - WINDOW)
+    return i < len(sorted_positions) and sorted_positions[i] <= pos + WINDOW
 
 
 # --- training (build time: scikit-learn, the labelled sets) ------------------------------

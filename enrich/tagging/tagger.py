@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import Counter
 from functools import cache
@@ -115,14 +116,20 @@ class Tagger:
         ):
             return True
         for part in parts:
-            own = [pos for pos, kind, r in part.hits if kind == "entity" and r == ref]
-            anchors = [
-                pos
-                for pos, kind, r in part.hits
-                if kind == "kz_term" or (kind == "entity" and r in self._kz_anchors)
-            ]
-            if any(abs(a - o) <= KZ_CONTEXT_CHARS for a in anchors for o in own):
-                return True
+            own = part.positions.get(ref)
+            if not own:
+                continue
+            if part.kz_anchor_positions is None:
+                part.kz_anchor_positions = sorted(
+                    pos
+                    for pos, kind, r in part.hits
+                    if kind == "kz_term" or (kind == "entity" and r in self._kz_anchors)
+                )
+            anchors = part.kz_anchor_positions
+            for pos in own:
+                i = bisect.bisect_left(anchors, pos - KZ_CONTEXT_CHARS)
+                if i < len(anchors) and anchors[i] <= pos + KZ_CONTEXT_CHARS:
+                    return True
         return False
 
     def _entity_dict(self, ref: str, count: int, body: Matches) -> dict:
