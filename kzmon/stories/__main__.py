@@ -45,7 +45,9 @@ def _cluster(_: argparse.Namespace) -> int:
         if isinstance(record, dict) and "__error__" in record:
             row["error"] = record["__error__"]
         sys.stdout.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
-    LOGGER.info("%d articles, %d stories, %d incidents", len(records), result.stories, result.incidents)
+    LOGGER.info(
+        "%d articles, %d stories, %d incidents", len(records), result.stories, result.incidents
+    )
     return 0
 
 

@@ -32,8 +32,11 @@ Precision = Literal["day", "week", "month"]
 LOCAL_ZONE = ZoneInfo("Asia/Almaty")
 #: A date later than this many days after publication is a future plan, not the event.
 FUTURE_SLACK_DAYS = 1
-#: Mentions this far before publication are background unless nothing more recent is said.
+#: Mentions up to this many days before publication are recent news.
 RECENT_DAYS = 10
+#: An analysis "weeks later" names the event's date: up to this age a mention can still be
+#: the event date; older ones are background (an anniversary, a trial months later).
+ANALYSIS_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,12 @@ def _mention_score(mention: DateMention, published: date) -> float:
     age = (published - mention.value).days
     if age < -FUTURE_SLACK_DAYS:
         return -1.0
-    recency = 0.6 if age <= RECENT_DAYS else (0.0 if age <= 90 else -0.4)
+    if age <= RECENT_DAYS:
+        recency = 0.6
+    elif age <= ANALYSIS_DAYS:
+        recency = 0.0
+    else:
+        recency = -1.5  # background ("in December 2011 ..."), not what the article reports
     precision = {"day": 0.3, "week": 0.0, "month": -0.1}[mention.precision]
     return position + recency + precision + (0.1 if mention.explicit else 0.0)
 

@@ -164,8 +164,10 @@ def score(
     articles: list[LabelledArticle], stories: dict[str, LabelledStory], rows: list[dict]
 ) -> Scores:
     """Score the ``cluster`` rows (one per article, same order) against the labels."""
-    predicted = {a.record["url"]: row["story_id"] or f"none:{i}" for i, (a, row) in
-                 enumerate(zip(articles, rows, strict=True))}
+    predicted = {
+        a.record["url"]: row["story_id"] or f"none:{i}"
+        for i, (a, row) in enumerate(zip(articles, rows, strict=True))
+    }
     incident_of = {row["story_id"]: row["incident"] for row in rows if row["story_id"]}
     gold = {a.record["url"]: a.story for a in articles}
     incident_urls = {a.record["url"] for a in articles if stories[a.story].kind == "incident"}
@@ -181,8 +183,10 @@ def score(
                 if predicted[a.record["url"]] == predicted[b.record["url"]]:
                     joined += 1
                 else:
-                    failures.append(f"cross-language pair split in {story_id}: "
-                                    f"{a.record['url']} | {b.record['url']}")
+                    failures.append(
+                        f"cross-language pair split in {story_id}: "
+                        f"{a.record['url']} | {b.record['url']}"
+                    )
     date_ok = region_ok = fat_ok = fat_n = 0
     labelled = [s for s in stories.values() if s.kind == "incident"]
     for story in labelled:
@@ -211,8 +215,11 @@ def score(
             else:
                 failures.append(f"{story.id}: fatalities {got_f} (labelled {lo}-{hi})")
     negatives = sorted(
-        {a.story for a, row in zip(articles, rows, strict=True)
-         if stories[a.story].kind == "negative" and row["incident"] is not None}
+        {
+            a.story
+            for a, row in zip(articles, rows, strict=True)
+            if stories[a.story].kind == "negative" and row["incident"] is not None
+        }
     )
     restricted_gold = {u: gold[u] for u in incident_urls}
     return Scores(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -231,12 +232,36 @@ def article_features(record: dict[str, Any]) -> Features:
         types=frozenset(str(t) for t in record.get("incident_types") or []),
         relevant=bool(relevant),
         relevance=float(score) if isinstance(score, int | float) else 0.0,
-        counts=numbers.article_counts(title, text, year, language),
+        counts=numbers.article_counts(
+            title, text, year, language, _background_test(main_place(places))
+        ),
         terms=terms(title, text),
         shingles=shingles(text),
         content_hash=str(record.get("content_hash") or _text_hash(text)),
         stated_days=frozenset(m.value for m in mentions if m.precision == "day"),
     )
+
+
+def _background_test(main: str | None) -> Callable[[str], bool] | None:
+    """A test for sentences about another region than the article's main place ("six weeks
+    after attacks in Aktobe in which 25 people were killed", in a report from Almaty)."""
+    info = place_info(main) if main else None
+    if info is None or info.country != KZ:
+        return None
+    home = info.admin1 or info.id
+    from enrich.tagging import get_tagger
+
+    matcher = get_tagger().matcher
+
+    def is_background(sentence: str) -> bool:
+        regions = set()
+        for ref in matcher.scan(sentence).mentions:
+            other = place_info(ref)
+            if other is not None and other.country == KZ:
+                regions.add(other.admin1 or other.id)
+        return bool(regions) and home not in regions
+
+    return is_background
 
 
 def _text_hash(text: str) -> str:

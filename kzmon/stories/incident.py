@@ -33,6 +33,9 @@ LANGUAGES = ("en", "ru", "kk")
 TYPE_SHARE = 0.3
 #: At least this share of the reports must be relevant to security in Kazakhstan.
 RELEVANT_SHARE = 0.5
+#: ... or, when fewer are, their mean relevance score at least this (a protest most reports
+#: cover as economy news, one as security news).
+MEAN_RELEVANCE = 0.35
 GEO_PRECISION = {"city": 1, "site": 1, "area": 2, "region": 3}
 SECURITY_ORGS_TYPES = frozenset({"organization"})
 
@@ -57,7 +60,10 @@ def is_security(story: Story) -> bool:
     """True when the story is about security in Kazakhstan (it gets an incident record)."""
     members = story.members
     relevant = sum(1 for m in members if m.relevant)
-    if relevant < RELEVANT_SHARE * len(members) or not story_types(members):
+    mean_score = sum(m.relevance for m in members) / len(members)
+    if not relevant or not story_types(members):
+        return False
+    if relevant < RELEVANT_SHARE * len(members) and mean_score < MEAN_RELEVANCE:
         return False
     place = location_place(members)
     if place is None:
@@ -137,8 +143,14 @@ def _date_text(value: date, precision: str, language: str) -> str:
         return value.strftime("%B %Y") if precision == "month" else f"{value.day} {value:%B %Y}"
     month = months[language][value.month - 1]
     if language == "ru":
-        return f"{month} {value.year}" if precision == "month" else f"{value.day} {month} {value.year}"
-    return f"{value.year} ж. {month}" if precision == "month" else f"{value.year} ж. {value.day} {month}"
+        return (
+            f"{month} {value.year}" if precision == "month" else f"{value.day} {month} {value.year}"
+        )
+    return (
+        f"{value.year} ж. {month}"
+        if precision == "month"
+        else f"{value.year} ж. {value.day} {month}"
+    )
 
 
 def titles(types: list[str], location: dict[str, Any] | None, day: date, precision: str) -> dict:

@@ -54,6 +54,7 @@ class Member:
     actor_names: dict[str, str]
     types: list[str]
     relevant: bool
+    relevance: float
     counts: dict[str, list[int] | None]
     terms: list[str]
     content_hash: str
@@ -80,6 +81,7 @@ class Member:
             actor_names=dict(f.actor_names),
             types=sorted(f.types),
             relevant=f.relevant,
+            relevance=round(f.relevance, 3),
             counts={k: [c.low, c.high] if c else None for k, c in f.counts.items()},
             terms=sorted(f.terms),
             content_hash=f.content_hash,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,11 +34,11 @@ MAX_GAP = 7
 NOUN_WINDOW = 3
 #: Counts above this are not casualty figures of one incident (a population, a budget).
 MAX_COUNT = 100_000
+#: A report's count below 1/PARTIAL_SHARE of the largest is a partial figure.
+PARTIAL_SHARE = 3
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
-_TOKEN = re.compile(
-    r"\d{1,3}(?:[,\u00a0 ]\d{3})+(?!\d)|\d+|[^\W\d_]+(?:-[^\W\d_]+)*|[,;:()—–]"
-)
+_TOKEN = re.compile(r"\d{1,3}(?:[,\u00a0 ]\d{3})+(?!\d)|\d+|[^\W\d_]+(?:-[^\W\d_]+)*|[,;:()—–]")
 _BARRIERS = frozenset(",;:()—–")
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 
@@ -126,9 +127,9 @@ def parse_number(tokens: list[str], i: int, language: str = "") -> tuple[int, in
         nxt = words[tokens[i + used]]
         if nxt in (12, 1000) or (nxt == 100 and value < 10):
             value *= nxt
-        elif value >= 10 and nxt < 10 and value % 10 == 0:
-            value += nxt
-        elif value >= 100 and nxt < 100 and value % 100 == 0:
+        elif (value >= 10 and nxt < 10 and value % 10 == 0) or (
+            value >= 100 and nxt < 100 and value % 100 == 0
+        ):
             value += nxt
         else:
             break
@@ -154,7 +155,7 @@ def sentence_counts(sentence: str, language: str = "") -> dict[str, list[Count]]
     Each number goes to its nearest trigger within its clause ("погибли 14 человек,
     ранены 20": 14 killed, 20 injured).
     """
-    tokens = [t.lower() for t in _TOKEN.findall(sentence)]
+    tokens = _with_indefinite_ones([t.lower() for t in _TOKEN.findall(sentence)])
     spans = _number_spans(tokens, language)
     links: dict[int, tuple[int, str, int]] = {}  # number start -> (distance, kind, value)
     for kind in KINDS:
@@ -168,12 +169,58 @@ def sentence_counts(sentence: str, language: str = "") -> dict[str, list[Count]]
                         links[start] = (distance, kind, value)
             t += max(length, 1)
     out: dict[str, list[Count]] = {kind: [] for kind in KINDS}
-    for _, kind, value in links.values():
+    for start, (_, kind, value) in links.items():
         out[kind].append(Count(value, value))
+    out = _add_conjoined(tokens, spans, links, out)
     lowered = sentence.lower()
     for kind, phrases in _none_phrases().items():
         if any(p in lowered for p in phrases):
             out[kind].append(Count(0, 0))
+    return out
+
+
+def _with_indefinite_ones(tokens: list[str]) -> list[str]:
+    """ "three officers and a civilian": the "a" after a conjunction, before a person, is one."""
+    out = list(tokens)
+    conjunctions = set(_tables()["conjunctions"])
+    for i in range(1, len(out) - 1):
+        if (
+            out[i] in _tables()["articles"]
+            and out[i - 1] in conjunctions
+            and _is_person(out, i + 1)
+        ):
+            out[i] = "one"
+    return out
+
+
+def _add_conjoined(
+    tokens: list[str],
+    spans: list[tuple[int, int, int]],
+    links: dict[int, tuple[int, str, int]],
+    out: dict[str, list[Count]],
+) -> dict[str, list[Count]]:
+    """Counts joined by "and" add up: "three police officers and one civilian" is four."""
+    conjunctions = set(_tables()["conjunctions"])
+    by_start = {i: (used, value) for i, used, value in spans}
+    for start, (_, kind, value) in sorted(links.items()):
+        total, position = value, start + by_start[start][0]
+        while True:
+            nxt = next(
+                (
+                    k
+                    for k in range(position, min(position + 4, len(tokens)))
+                    if tokens[k] in conjunctions
+                ),
+                None,
+            )
+            if nxt is None or nxt + 1 not in by_start or not _is_person(tokens, nxt + 2):
+                break
+            if links.get(nxt + 1, (0, kind))[1] != kind:
+                break
+            total += by_start[nxt + 1][1]
+            position = nxt + 1 + by_start[nxt + 1][0]
+        if total != value:
+            out[kind].append(Count(total, total))
     return out
 
 
@@ -229,12 +276,21 @@ def _other_year(sentence: str, event_year: int | None) -> bool:
 
 
 def article_counts(
-    title: str, text: str, event_year: int | None, language: str = ""
+    title: str,
+    text: str,
+    event_year: int | None,
+    language: str = "",
+    background: Callable[[str], bool] | None = None,
 ) -> dict[str, Count | None]:
-    """The largest count of each kind an article states (None when it states none)."""
+    """The largest count of each kind an article states (None when it states none).
+
+    Sentences naming another year, or that `background` flags (another place), are skipped.
+    """
     best: dict[str, Count | None] = {kind: None for kind in KINDS}
     for sentence in [title, *_SENTENCE.split(text or "")]:
         if not sentence or _other_year(sentence, event_year):
+            continue
+        if background is not None and background(sentence):
             continue
         for kind, counts in sentence_counts(sentence, language).items():
             for count in counts:
@@ -245,8 +301,14 @@ def article_counts(
 
 
 def merge_counts(counts: list[Count | None]) -> dict[str, int] | None:
-    """``{min, max}`` over the reports' counts (None when no report states one)."""
+    """``{min, max}`` over the reports' counts (None when no report states one).
+
+    Counts under a third of the largest are partial figures ("two police officers" of an
+    attack that killed eleven), not estimates of the total, and do not lower the minimum.
+    """
     known = [c for c in counts if c is not None]
     if not known:
         return None
-    return {"min": min(c.low for c in known), "max": max(c.high for c in known)}
+    high = max(c.high for c in known)
+    lows = [c.low for c in known if c.low * PARTIAL_SHARE >= high] or [high]
+    return {"min": min(lows), "max": high}

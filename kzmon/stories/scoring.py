@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import date
+from datetime import date, timedelta
 
 from kzmon.alerts.grouping import sketch_similarity
 from kzmon.stories.model import Member, Profile, Story
@@ -43,6 +43,19 @@ COPY_SIMILARITY = 0.6
 STATED_SAME_DAYS = 1
 STATED_NEAR_DAYS = 3
 UNSTATED_MAX_DAYS = 30
+#: An article about a town in another region than the story's (a protest in Zhanaozen, a
+#: riot in Almaty three days later) is most likely another event.
+MAIN_PLACE_MISMATCH = -2.0
+#: A region with less than this share of a report's place weight is a passing mention.
+MINOR_REGION_SHARE = 0.2
+#: ... and an article gives its main subject at least this share.
+MAJOR_REGION_SHARE = 0.5
+#: Cities of republican significance and the region around them.
+SURROUNDING = {
+    "place:almaty": "place:almaty-region",
+    "place:astana": "place:akmola-region",
+    "place:shymkent": "place:turkistan-region",
+}
 DECAY_PER_DAY = 0.25
 
 FAMILIES = {
@@ -73,6 +86,11 @@ def _distance(day: date, span: tuple[date, date]) -> int:
 
 def date_score(m: Member, p: Profile) -> float:
     """Evidence from the event dates (VETO for different days)."""
+    if m.event_precision == "week":
+        lo, hi = p.date_span()
+        if m.event_date <= hi and lo <= m.event_date + timedelta(days=6):
+            return 1.5
+        return VETO if _distance(m.event_date, (lo, hi)) > UNSTATED_MAX_DAYS else 0.0
     if m.event_precision == "month" or (p.event_span is None and m.event_stated is False):
         distance = _distance(m.event_date, p.date_span())
         if distance > UNSTATED_MAX_DAYS:
@@ -131,7 +149,45 @@ def place_score(m: Member, p: Profile) -> float:
     else:
         regions = 0.0
     main_bonus = 1.0 if m.main_place and m.main_place in p.main_places else 0.0
-    return min(2.0, 2.0 * towns + 1.0 * regions + main_bonus)
+    evidence = min(2.0, 2.0 * towns + 1.0 * regions + main_bonus)
+    if _main_regions_differ(m, p):
+        return min(evidence, 0.0) + MAIN_PLACE_MISMATCH
+    return evidence
+
+
+def _main_regions_differ(m: Member, p: Profile) -> bool:
+    """True when the article is about another region than the story, and neither names the
+    other's region much (a background mention of Zhanaozen in an Almaty report is not enough).
+    """
+    mine = _region_of(m.main_place)
+    theirs = {_region_of(ref) for ref in p.main_places} - {None}
+    if not mine or not theirs or mine in theirs:
+        return False
+    article_regions = _regions(m.region_weights)
+    story_regions = _regions(dict(p.regions))
+    story_main = max(theirs, key=lambda r: (story_regions.get(r, 0.0), r))
+    return (
+        story_regions.get(mine, 0.0) < MINOR_REGION_SHARE
+        and article_regions.get(story_main, 0.0) < MAJOR_REGION_SHARE
+    )
+
+
+def _region_of(ref: str | None) -> str | None:
+    """The region of a place for the mismatch test; a city of republican significance counts
+    as its surrounding region ("near Almaty" and "in Almaty region" are one area)."""
+    info = place_info(ref) if ref else None
+    if info is None:
+        return None
+    region = info.admin1 or info.id
+    return SURROUNDING.get(region, region)
+
+
+def _regions(weights: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for ref, weight in _norm(weights).items():
+        key = SURROUNDING.get(ref, ref)
+        out[key] = out.get(key, 0.0) + weight
+    return out
 
 
 def type_score(m: Member, p: Profile) -> float:
@@ -188,7 +244,7 @@ def is_copy(m: Member, story: Story) -> bool:
 
 
 def _time_penalty(m: Member, p: Profile, date_evidence: float) -> float:
-    if date_evidence >= 2.0:
+    if date_evidence >= 1.5:
         return 0.0
     lo, hi = p.pub_span
     days = _distance(m.pub_day, (lo, hi))
@@ -209,7 +265,10 @@ def score(m: Member, story: Story) -> float:
     total += type_score(m, p) + actor_score(m, p) + number_score(m, story)
     total += lexical_score(m, story) + _time_penalty(m, p, dated)
     if not m.types and not p.types and lexical_score(m, story) == 0.0:
-        total = min(total, JOIN_SCORE - 0.5)  # non-security stories join on their wording
+        # Non-security stories have no incident evidence: without shared wording they join
+        # only on the same town or site and the same day.
+        if dated < 1.0 or place_score(m, p) < 2.0:
+            total = min(total, JOIN_SCORE - 0.5)
     return total
 
 
