@@ -30,6 +30,8 @@ PUBLISHED_WINDOW_DAYS = 30
 EVENT_WINDOW_DAYS = 3
 #: Weeks are the time buckets of the in-memory index.
 BUCKET_DAYS = 7
+#: Title/lead terms used as index keys.
+TERM_KEYS = 16
 
 
 class StoryStore(Protocol):
@@ -52,16 +54,20 @@ class StoryStore(Protocol):
         ...
 
 
-def candidate_keys(member: Member) -> list[str]:
-    """The index keys of an article: its places, regions, groups/people, copy hash."""
+def candidate_keys(member: Member, lookup: bool = False) -> list[str]:
+    """The index keys of an article: its places, regions, groups/people, copy hash.
+
+    Articles that name no place and no actor are filed under their title/lead terms too;
+    `lookup` keys always include the terms, so that such stories are found.
+    """
     keys = [f"p:{ref}" for ref in member.place_weights]
     keys += [f"r:{ref}" for ref in member.region_weights]
     keys += [f"a:{ref}" for ref, kind in member.actors.items() if kind != "organization"]
     if member.content_hash:
         keys.append(f"h:{member.content_hash}")
     keys += [f"k:{value}" for value in member.sketch[:4]]
-    if not member.place_weights and not member.actors:
-        keys += [f"t:{member.language}:{term}" for term in member.terms[:12]]
+    if lookup or (not member.place_weights and not member.actors):
+        keys += [f"t:{member.language}:{term}" for term in member.terms[:TERM_KEYS]]
     return keys
 
 
@@ -103,7 +109,7 @@ class MemoryStore:
         """Stories sharing a key with the article in one of its time buckets."""
         buckets = member_buckets(member)
         found: set[str] = set()
-        for key in candidate_keys(member):
+        for key in candidate_keys(member, lookup=True):
             for bucket in buckets:
                 found |= self._index.get((key, bucket), set())
         return [self.stories[i] for i in sorted(found) if i in self.stories]
