@@ -124,7 +124,7 @@ def test_alerts_dag_mails_new_matches_once(dagbag, pipeline_env, es, mailbox) ->
     assert run.state == "success"
     first = mailbox.messages()
     assert first, "the replay's relevant articles should match a starter watchlist"
-    assert all("new article" in str(m["Subject"]) for m in first)
+    assert all("new stor" in str(m["Subject"]) for m in first)
     mailbox.clear()
     assert dagbag.dags["kzmon_alerts"].test().state == "success"
     assert mailbox.messages() == []
