@@ -260,8 +260,8 @@ def build_message(
         "generated_at": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
     }
     msg = EmailMessage()
-    msg["Subject"] = update_subject(watchlist, entries[0]) if update else subject(
-        watchlist, len(entries)
+    msg["Subject"] = (
+        update_subject(watchlist, entries[0]) if update else subject(watchlist, len(entries))
     )
     msg["From"] = mail_from
     msg["To"] = ", ".join(watchlist.recipients)

@@ -251,8 +251,11 @@ def story_facts(es: Elasticsearch, story_ids: list[str]) -> dict[str, dict[str, 
     alias = f"{get_settings().es_index_prefix}-stories"
     if not story_ids or not es.indices.exists(index=alias):
         return {}
-    response = es.mget(index=alias, ids=story_ids, source=["story_id", "outlets", "languages",
-                                                            "incident.fatalities"])
+    response = es.mget(
+        index=alias,
+        ids=story_ids,
+        source=["story_id", "outlets", "languages", "incident.fatalities"],
+    )
     out = {}
     for doc in response["docs"]:
         if doc.get("found"):
@@ -288,11 +291,13 @@ def story_growth(
     """What a mailed story gained: new outlets, new languages, a new fatality range."""
     told = _told(group, facts)
     growth = [f"+{o}" for o in told["outlets"] if o not in set(mailed.get("outlets") or [])]
-    growth += [f"+{lang}" for lang in told["languages"]
-               if lang not in set(mailed.get("languages") or [])]
+    growth += [
+        f"+{lang}" for lang in told["languages"] if lang not in set(mailed.get("languages") or [])
+    ]
     fatalities = told["fatalities"]
     if fatalities and (fatalities.get("min"), fatalities.get("max")) != (
-        mailed.get("fatalities_min"), mailed.get("fatalities_max")
+        mailed.get("fatalities_min"),
+        mailed.get("fatalities_max"),
     ):
         low, high = fatalities.get("min"), fatalities.get("max")
         growth.append(f"killed {low}" if low == high else f"killed {low}–{high}")
@@ -364,14 +369,21 @@ def _send_update(
         now=run.now,
         update=True,
     )
-    part = Evaluation(watchlist, evaluation.since, evaluation.watermark, group, [], [entry],
-                      evaluation.previously_pending, groups=[group], facts=evaluation.facts)
+    part = Evaluation(
+        watchlist,
+        evaluation.since,
+        evaluation.watermark,
+        group,
+        [],
+        [entry],
+        evaluation.previously_pending,
+        groups=[group],
+        facts=evaluation.facts,
+    )
     return _send(run, part, message, update=True)
 
 
-def _send(
-    run: _Run, evaluation: Evaluation, message: EmailMessage, update: bool = False
-) -> bool:
+def _send(run: _Run, evaluation: Evaluation, message: EmailMessage, update: bool = False) -> bool:
     """Send the mail; mark its matches sent, or note the failure and leave them pending."""
     mailed = [a for group in evaluation.groups for a in group]
     watchlist, doc_ids = evaluation.watchlist, [a["doc_id"] for a in mailed]

@@ -263,5 +263,9 @@ def record_story(
     }
     if update:
         doc["updates_sent"] = int(story.get("updates_sent") or 0) + 1
-    es.index(index=sent_index(), id=story_sent_id(watchlist_id, story["story_id"]), document=doc,
-             refresh=True)
+    es.index(
+        index=sent_index(),
+        id=story_sent_id(watchlist_id, story["story_id"]),
+        document=doc,
+        refresh=True,
+    )

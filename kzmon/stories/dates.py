@@ -256,10 +256,7 @@ def pick_event_date(mentions: list[DateMention], published: date) -> EventDate:
 
 
 def _mention_score(mention: DateMention, published: date) -> float:
-    if mention.in_title:
-        position = 1.2
-    else:
-        position = max(0.1, 1.0 - mention.offset / 1500)
+    position = 1.2 if mention.in_title else max(0.1, 1.0 - mention.offset / 1500)
     age = (published - mention.value).days
     if age < -FUTURE_SLACK_DAYS:
         return -1.0

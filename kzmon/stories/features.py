@@ -180,9 +180,9 @@ def main_place(place_weights: dict[str, float]) -> str | None:
     if info and info.kind == "region":
         for ref, weight in ranked[1:]:
             other = place_info(ref)
-            if other and other.kind != "region" and other.admin1 == top_ref:
-                if weight >= 0.5 * top_weight:
-                    return ref
+            is_town = other is not None and other.kind != "region" and other.admin1 == top_ref
+            if is_town and weight >= 0.5 * top_weight:
+                return ref
     return top_ref
 
 

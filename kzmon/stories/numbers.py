@@ -169,7 +169,7 @@ def sentence_counts(sentence: str, language: str = "") -> dict[str, list[Count]]
                         links[start] = (distance, kind, value)
             t += max(length, 1)
     out: dict[str, list[Count]] = {kind: [] for kind in KINDS}
-    for start, (_, kind, value) in links.items():
+    for _, kind, value in links.values():
         out[kind].append(Count(value, value))
     out = _add_conjoined(tokens, spans, links, out)
     lowered = sentence.lower()

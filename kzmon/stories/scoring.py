@@ -264,11 +264,11 @@ def score(m: Member, story: Story) -> float:
     dated = date_score(m, p)
     total += type_score(m, p) + actor_score(m, p) + number_score(m, story)
     total += lexical_score(m, story) + _time_penalty(m, p, dated)
-    if not m.types and not p.types and lexical_score(m, story) == 0.0:
-        # Non-security stories have no incident evidence: without shared wording they join
-        # only on the same town or site and the same day.
-        if dated < 1.0 or place_score(m, p) < 2.0:
-            total = min(total, JOIN_SCORE - 0.5)
+    # Non-security stories have no incident evidence: without shared wording they join
+    # only on the same town or site and the same day.
+    wordless = not m.types and not p.types and lexical_score(m, story) == 0.0
+    if wordless and (dated < 1.0 or place_score(m, p) < 2.0):
+        total = min(total, JOIN_SCORE - 0.5)
     return total
 
 

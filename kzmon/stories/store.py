@@ -89,8 +89,9 @@ def ensure_stories_setup(es: Elasticsearch) -> str:
     """Put the template, create ``-v1`` with both aliases unless they exist; the index name."""
     body = mappings.load_json("stories-template.json")
     body.pop("_meta", None)
-    body["index_patterns"] = [p.replace("{prefix}", get_settings_prefix()) for p in
-                              body["index_patterns"]]
+    body["index_patterns"] = [
+        p.replace("{prefix}", get_settings_prefix()) for p in body["index_patterns"]
+    ]
     es.indices.put_index_template(name=stories_alias(), body=body)
     response = es.options(ignore_status=404).indices.get_alias(name=stories_alias())
     if response.meta.status != 404 and response.body:
@@ -104,8 +105,13 @@ def ensure_stories_setup(es: Elasticsearch) -> str:
 def _alias_actions(index: str) -> list[dict[str, Any]]:
     return [
         {"add": {"index": index, "alias": stories_alias(), "is_write_index": True}},
-        {"add": {"index": index, "alias": incidents_alias(),
-                 "filter": {"term": {"is_incident": True}}}},
+        {
+            "add": {
+                "index": index,
+                "alias": incidents_alias(),
+                "filter": {"term": {"is_incident": True}},
+            }
+        },
     ]
 
 
@@ -150,6 +156,18 @@ def story_from_document(doc: dict[str, Any]) -> Story:
     return story
 
 
+def _overlap(start_field: str, end_field: str, lo: Any, hi: Any) -> dict[str, Any]:
+    """Stories whose [start, end] overlaps [lo, hi]."""
+    return {
+        "bool": {
+            "filter": [
+                {"range": {end_field: {"gte": lo.isoformat()}}},
+                {"range": {start_field: {"lte": hi.isoformat()}}},
+            ]
+        }
+    }
+
+
 class ElasticStore:
     """A `StoryStore` over the stories index, with this run's stories cached in memory."""
 
@@ -175,25 +193,27 @@ class ElasticStore:
         if not keys:
             return []
         pub = member.pub_day
-        windows: list[dict[str, Any]] = [
-            {"bool": {"filter": [
-                {"range": {"published_last": {"gte": (pub - timedelta(days=PUBLISHED_WINDOW_DAYS)).isoformat()}}},
-                {"range": {"published_first": {"lte": (pub + timedelta(days=1)).isoformat()}}},
-            ]}}
+        windows = [
+            _overlap(
+                "published_first",
+                "published_last",
+                pub - timedelta(days=PUBLISHED_WINDOW_DAYS),
+                pub + timedelta(days=1),
+            )
         ]
         if member.event_stated:
+            slack = timedelta(days=EVENT_WINDOW_DAYS)
             day = member.event_date
-            windows.append({"bool": {"filter": [
-                {"range": {"event_end": {"gte": (day - timedelta(days=EVENT_WINDOW_DAYS)).isoformat()}}},
-                {"range": {"event_start": {"lte": (day + timedelta(days=EVENT_WINDOW_DAYS)).isoformat()}}},
-            ]}})
+            windows.append(_overlap("event_start", "event_end", day - slack, day + slack))
         response = self.es.search(
             index=self.index,
-            query={"bool": {
-                "filter": [{"terms": {"keys": keys}}, {"term": {"status": "active"}}],
-                "should": windows,
-                "minimum_should_match": 1,
-            }},
+            query={
+                "bool": {
+                    "filter": [{"terms": {"keys": keys}}, {"term": {"status": "active"}}],
+                    "should": windows,
+                    "minimum_should_match": 1,
+                }
+            },
             size=MAX_CANDIDATES,
             sort=[{"published_last": "desc"}, {"story_id": "asc"}],
         )
@@ -206,8 +226,11 @@ class ElasticStore:
             return cached
         response = self.es.search(
             index=self.index,
-            query={"bool": {"filter": [{"term": {"member_ids": doc_id}},
-                                       {"term": {"status": "active"}}]}},
+            query={
+                "bool": {
+                    "filter": [{"term": {"member_ids": doc_id}}, {"term": {"status": "active"}}]
+                }
+            },
             size=1,
         )
         hits = response["hits"]["hits"]
@@ -234,15 +257,30 @@ class ElasticStore:
         members: list[tuple[str, str]] = []
         for story_id in sorted(self.dirty):
             story = self.cache.stories[story_id]
-            actions.append({"_op_type": "index", "_index": self.index, "_id": story_id,
-                            "_source": story_document(story)})
+            actions.append(
+                {
+                    "_op_type": "index",
+                    "_index": self.index,
+                    "_id": story_id,
+                    "_source": story_document(story),
+                }
+            )
             members += [(m.doc_id, story_id) for m in story.members]
         for absorbed, survivor in sorted(self.merged_away.items()):
             final = self.cache.resolve(survivor)
-            actions.append({"_op_type": "index", "_index": self.index, "_id": absorbed,
-                            "_source": {"story_id": absorbed, "status": "merged",
-                                        "merged_into": final,
-                                        "updated_at": datetime.now(UTC).isoformat()}})
+            actions.append(
+                {
+                    "_op_type": "index",
+                    "_index": self.index,
+                    "_id": absorbed,
+                    "_source": {
+                        "story_id": absorbed,
+                        "status": "merged",
+                        "merged_into": final,
+                        "updated_at": datetime.now(UTC).isoformat(),
+                    },
+                }
+            )
         if actions:
             helpers.bulk(self.es, actions, refresh=True)
         self.dirty.clear()
@@ -293,8 +331,12 @@ def _update_articles(es: Elasticsearch, pairs: list[tuple[str, str]]) -> int:
     """Write ``story_id`` onto the articles (partial updates through the write alias)."""
     names = get_names()
     actions = [
-        {"_op_type": "update", "_index": names.write_alias, "_id": doc_id,
-         "doc": {"story_id": story_id}}
+        {
+            "_op_type": "update",
+            "_index": names.write_alias,
+            "_id": doc_id,
+            "doc": {"story_id": story_id},
+        }
         for doc_id, story_id in dict(pairs).items()
     ]
     failed = 0
@@ -359,8 +401,9 @@ def resolve_story_id(es: Elasticsearch, story_id: str) -> str | None:
         seen.add(story_id)
         response = es.options(ignore_status=404).get(index=stories_alias(), id=story_id)
         if response.meta.status == 404:
-            hits = es.search(index=stories_alias(), query={"term": {"aliases": story_id}},
-                             size=1)["hits"]["hits"]
+            hits = es.search(index=stories_alias(), query={"term": {"aliases": story_id}}, size=1)[
+                "hits"
+            ]["hits"]
             return hits[0]["_source"]["story_id"] if hits else None
         source = response.body["_source"]
         if source.get("status") != "merged":
@@ -413,9 +456,11 @@ def recluster(es: Elasticsearch | None = None) -> ReclusterReport:
         es.indices.create(index=target)
         store = ElasticStore(es, target)
         base = _run(es, store, get_names().read_alias, everything=True)
-        actions = [{"remove": {"index": source, "alias": stories_alias()}},
-                   {"remove": {"index": source, "alias": incidents_alias()}},
-                   *_alias_actions(target)]
+        actions = [
+            {"remove": {"index": source, "alias": stories_alias()}},
+            {"remove": {"index": source, "alias": incidents_alias()}},
+            *_alias_actions(target),
+        ]
         es.indices.update_aliases(actions=actions)
         es.indices.delete(index=source)
         report = ReclusterReport(**asdict(base), source_index=source, target_index=target)

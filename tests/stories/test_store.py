@@ -85,8 +85,13 @@ def test_assign_rerun_reindex_show_recluster(es, prefix: str, labelled, tmp_path
     some = next(iter(ids.values()))
     shown = get_story(some, es)
     assert shown["story_id"] == some and shown["articles"]
-    proc = subprocess.run([sys.executable, "-m", "kzmon.stories", "show", some],
-                          capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kzmon.stories", "show", some],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["story_id"] == some
     # Re-clustering into a new index version keeps the same stories and swaps the alias.
@@ -102,19 +107,31 @@ BRIDGE_DAY = "2026-11-03"
 def _bridge_records() -> list[dict]:
     base = "https://example.org/bridge/"
     return [
-        {"url": base + "a", "outlet": "rferl", "published_at": f"{BRIDGE_DAY}T08:00:00+00:00",
-         "title": "Explosion reported in western Kazakhstan",
-         "text": "An explosion went off near a police station in western Kazakhstan on "
-                 "November 3, officials said. The bomb was hidden in a parked car."},
-        {"url": base + "b", "outlet": "azattyq_ru", "published_at": f"{BRIDGE_DAY}T10:00:00+05:00",
-         "title": "В Актау погиб полицейский",
-         "text": "В Актау 3 ноября погиб сотрудник полиции, сообщили в МВД Мангистауской "
-                 "области. Подробности не сообщаются."},
-        {"url": base + "c", "outlet": "rferl", "published_at": f"{BRIDGE_DAY}T15:00:00+00:00",
-         "title": "Car bomb explosion near police station in western Kazakhstan kills officer",
-         "text": "A car bomb explosion near a police station in the Kazakh city of Aktau on "
-                 "November 3 killed one police officer, the Interior Ministry said. The bomb "
-                 "was hidden in a parked car outside the station."},
+        {
+            "url": base + "a",
+            "outlet": "rferl",
+            "published_at": f"{BRIDGE_DAY}T08:00:00+00:00",
+            "title": "Explosion reported in western Kazakhstan",
+            "text": "An explosion went off near a police station in western Kazakhstan on "
+            "November 3, officials said. The bomb was hidden in a parked car.",
+        },
+        {
+            "url": base + "b",
+            "outlet": "azattyq_ru",
+            "published_at": f"{BRIDGE_DAY}T10:00:00+05:00",
+            "title": "В Актау погиб полицейский",
+            "text": "В Актау 3 ноября погиб сотрудник полиции, сообщили в МВД Мангистауской "
+            "области. Подробности не сообщаются.",
+        },
+        {
+            "url": base + "c",
+            "outlet": "rferl",
+            "published_at": f"{BRIDGE_DAY}T15:00:00+00:00",
+            "title": "Car bomb explosion near police station in western Kazakhstan kills officer",
+            "text": "A car bomb explosion near a police station in the Kazakh city of Aktau on "
+            "November 3 killed one police officer, the Interior Ministry said. The bomb "
+            "was hidden in a parked car outside the station.",
+        },
     ]
 
 

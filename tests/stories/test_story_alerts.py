@@ -44,9 +44,15 @@ def _watchlists(tmp_path, updates: bool):
     path = tmp_path / f"w-{updates}.yaml"
     body = {
         "settings": {"smtp_attempts": 2, "smtp_backoff_seconds": 0.05, "initial_lookback_hours": 1},
-        "watchlists": [{"id": "aktobe", "name": "Aktobe", "recipients": ["a@kzmon.localhost"],
-                        "filters": {"entities": ["place:aktobe", "place:aktobe-region"]},
-                        "updates": updates}],
+        "watchlists": [
+            {
+                "id": "aktobe",
+                "name": "Aktobe",
+                "recipients": ["a@kzmon.localhost"],
+                "filters": {"entities": ["place:aktobe", "place:aktobe-region"]},
+                "updates": updates,
+            }
+        ],
     }
     path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
     return path
