@@ -115,9 +115,9 @@ def _archive_ratio(es, members, end: datetime) -> dict:
     recent = [replace(m, doc_id=f"new{i:05d}" + m.doc_id[8:]) for i, m in enumerate(recent)]
     out = {}
     for archive in (1_000, 100_000):
-        es.options(ignore_status=404).delete_by_query(
-            index=index, query={"match_all": {}}, refresh=True
-        )
+        # A fresh index per archive (the local node has no delete-by-query).
+        es.options(ignore_status=404).indices.delete(index=f"{index}-v*")
+        ensure_stories_setup(es)
         _fill(es, index, archive // REPORTS_PER_STORY, members[0], end)
         _time_assign(es, index, recent[:20])  # warm-up
         times = _time_assign(es, index, recent)
