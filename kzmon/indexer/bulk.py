@@ -39,6 +39,7 @@ from tenacity import (
 from kzmon.es import get_client
 from kzmon.indexer.deadletter import DeadLetterBox
 from kzmon.indexer.documents import doc_id_for, now_iso, record_url, to_document
+from kzmon.indexer.limits import max_text_chars
 from kzmon.indexer.names import get_names
 from kzmon.jsonl import iter_jsonl
 from kzmon.settings import get_settings
@@ -306,10 +307,12 @@ class _Run:
         self.run_id = run_id
         self.result = result
         self.pending: list[_Item] = []
+        self.max_text = max_text_chars()
 
     def send(self, batch: list[_Item]) -> list[dict[str, Any]]:
         """Index one batch; return the dead-letter entries of the documents that failed."""
         indexed_at = now_iso()
+        self.max_text = max_text_chars()
         ready = [item for item in batch if self._prepare(item, indexed_at)]
         failed = [item for item in batch if item.error]
         by_id = {item.doc["doc_id"]: item for item in ready}  # a later duplicate wins
@@ -337,7 +340,9 @@ class _Run:
             )
             return False
         try:
-            item.doc = to_document(item.record, indexed_at=indexed_at, run_id=self.run_id)
+            item.doc = to_document(
+                item.record, indexed_at=indexed_at, run_id=self.run_id, max_text=self.max_text
+            )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             item.error = {"status": None, "error": "invalid_record", "reason": str(exc)}
             return False

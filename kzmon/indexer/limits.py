@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 
 from kzmon.indexer.mappings import article_settings
 
@@ -37,6 +38,7 @@ MAX_SUBTITLE_CHARS = 10_000
 _BREAK_WINDOW = 2_000
 
 
+@cache
 def highlight_max_analyzed_offset() -> int:
     """The ``max_analyzed_offset`` every highlight request sends: the index's own limit.
 

@@ -77,3 +77,20 @@ def test_every_layout_page_has_a_different_title(records: dict) -> None:
     """The original bug: one title (the site's name) for every page of a layout."""
     titles = [record["title"] for _, record in records.values()]
     assert len(set(titles)) == len(titles)
+
+
+def test_global_voices_2019_layout_from_the_shared_folder(shared_dir: Path) -> None:
+    """The real German-edition page of ../shared/outlets/html (read there, not copied), with
+    trafilatura's own annotation of it as the truth (title, date, author, text snippets)."""
+    folder = shared_dir / "outlets" / "html" / "globalvoices"
+    truth = yaml.safe_load(
+        (folder / "de.globalvoices.org.nicaragua.trafilatura-annotation.json").read_text("utf-8")
+    )
+    html = (folder / truth["file"]).read_text("utf-8")
+    record = extract_page({"url": truth["url"], "html": html})
+    assert record["title"] == truth["title"]
+    assert record["published_at"].startswith(truth["date"])
+    assert record["authors"] == [truth["author"]]
+    assert record["language"] == "de"
+    assert all(snippet in record["text"] for snippet in truth["with"])
+    assert not any(snippet in record["text"] for snippet in truth["without"])
