@@ -77,6 +77,8 @@ def bound_text(text: str, limit: int) -> tuple[str, bool]:
     The cut is at the last paragraph break (or else whitespace) in the final 2,000
     characters before the bound, so no word or surrogate pair is split.
     """
+    if len(text) * 2 <= limit:  # fits whatever the characters (at most 2 units each)
+        return text, False
     if len(text) <= limit and utf16_length(text) <= limit:
         return text, False
     head = text[:limit]
