@@ -38,6 +38,7 @@ SOURCE_FIELDS = [
     "entity_ids",
     "incident_types",
     "relevance_score",
+    "story_id",
 ]
 
 

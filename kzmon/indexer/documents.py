@@ -40,6 +40,9 @@ COPIED_FIELDS = (
     "taxonomy_version",
     "discovered_via",
     "incident_types",
+    # written by kzmon.stories after indexing; kept through a re-tag (the stories index
+    # holds the membership too, so an article re-indexed without it gets it back)
+    "story_id",
 )
 
 #: Entity type → (names field, ids field) of the document.
