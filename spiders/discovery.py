@@ -212,6 +212,14 @@ class Discovery:
             priority=100,
         )
 
+    def _within_cap(self, items: list, source: str, what: str) -> list:
+        """The first `KZMON_SOURCE_MAX_ITEMS` items of a source (the cap recorded if hit)."""
+        cap = self._setting("KZMON_SOURCE_MAX_ITEMS", 50000)
+        if len(items) <= cap:
+            return items
+        self.recorder.record_limit("source_cap", source, f"read {cap} of {len(items)} {what}")
+        return items[:cap]
+
     def _source_done(self, meta: dict[str, Any]) -> None:
         self._open_sources.discard(meta.get("kz_token"))
 
@@ -269,13 +277,7 @@ class Discovery:
         if parsed.bozo:
             LOGGER.warning("malformed feed %s: %s", source, parsed.get("bozo_exception"))
             self.recorder.counts["malformed_feeds"] += 1
-        cap = self._setting("KZMON_SOURCE_MAX_ITEMS", 50000)
-        entries = parsed.entries
-        if len(entries) > cap:
-            self.recorder.record_limit(
-                "source_cap", source, f"read {cap} of the feed's {len(entries)} entries"
-            )
-            entries = entries[:cap]
+        entries = self._within_cap(parsed.entries, source, "the feed's entries")
         stats: Counter = Counter(entries=len(entries))
         for entry in entries:
             link = entry.get("link")
@@ -551,13 +553,7 @@ class Discovery:
         if self._not_modified(response):
             self.recorder.write_source({"url": source, "role": via, "status": "not_modified"})
             return []
-        hrefs = response.css(meta["kz_selector"]).getall()
-        cap = self._setting("KZMON_SOURCE_MAX_ITEMS", 50000)
-        if len(hrefs) > cap:
-            self.recorder.record_limit(
-                "source_cap", source, f"read {cap} of the page's {len(hrefs)} links"
-            )
-            hrefs = hrefs[:cap]
+        hrefs = self._within_cap(response.css(meta["kz_selector"]).getall(), source, "links")
         stats: Counter = Counter(entries=len(hrefs))
         for href in hrefs:
             self._candidate(response.urljoin(href.strip()), via=via, source=source, stats=stats)

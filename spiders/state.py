@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kzmon.jsonl import iter_jsonl
+from kzmon.localstack.ports import pid_alive
 
 LOGGER = logging.getLogger(__name__)
 
@@ -152,18 +153,6 @@ def state_path(data_dir: Path, outlet_id: str) -> Path:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class CrawlState:
@@ -425,7 +414,7 @@ class CrawlState:
             if status == "committed":
                 continue
             age = (now - datetime.fromisoformat(started_at)).total_seconds()
-            alive = _pid_alive(pid) if run_host == host else age < DEAD_AFTER_S
+            alive = bool(pid) and pid_alive(pid) if run_host == host else age < DEAD_AFTER_S
             if status != "running" or not alive:
                 dead.add(run_id)
         known = {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
