@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 
-from kzmon.orchestration import ARTICLES_ASSET, START_DATE, default_args, run_time
+from kzmon.orchestration import (
+    ARTICLES_ASSET,
+    START_DATE,
+    active_dag_args,
+    default_args,
+    run_time,
+)
 
 
 @dag(
@@ -19,6 +25,7 @@ from kzmon.orchestration import ARTICLES_ASSET, START_DATE, default_args, run_ti
     max_active_runs=1,
     tags=["kzmon", "alerts"],
     default_args=default_args(),
+    **active_dag_args(),
 )
 def kzmon_alerts() -> None:
     """Immediate watchlists, then due digests, then the count to the ops index."""
