@@ -128,8 +128,12 @@ def retag_if_needed() -> dict[str, Any]:
     """Re-tag the archive into a new index version when the taxonomy version changed."""
     from kzmon.es import get_client
     from kzmon.indexer.retag import needs_retag, retag
+    from kzmon.indexer.setup import ensure_setup
 
     es = get_client()
+    # Under a scheduler this daily DAG starts with the others, before any article index
+    # exists: set it up (idempotent, as the index task does) instead of failing on a 404.
+    ensure_setup(es)
     if not needs_retag(es):
         LOGGER.info("every indexed article carries the current taxonomy version")
         return {"retagged": False}

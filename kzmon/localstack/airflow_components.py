@@ -108,19 +108,21 @@ def smtp_connection(host: str, port: int) -> str:
 
 
 def base_env(
-    home: Path, db_url: str, *, smtp_host: str, smtp_port: int, es_url: str
+    home: Path, db_url: str | None, *, smtp_host: str, smtp_port: int, es_url: str
 ) -> dict[str, str]:
     """What every local Airflow shares, the quick path (SQLite) and production mode alike."""
-    return {
+    env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
         "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection(smtp_host, smtp_port),
         "ES_URL": es_url,
         "SMTP_HOST": smtp_host,
         "SMTP_PORT": str(smtp_port),
     }
+    if db_url:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = db_url
+    return env
 
 
 @dataclass(frozen=True)

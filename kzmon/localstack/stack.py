@@ -328,12 +328,11 @@ def _kzmon_env(
 ) -> dict[str, str]:
     env = af.base_env(
         layout.airflow_home,
-        "",
+        None,
         smtp_host="127.0.0.1",
         smtp_port=int(smtp.port or 0),
         es_url=es_url,
     )
-    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     env["KZMON_DATA_DIR"] = str(layout.data_dir)
     env["KZMON_STATE_DIR"] = str(get_settings().state_dir)
     env.update(options.extra_env)

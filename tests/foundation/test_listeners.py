@@ -73,7 +73,7 @@ def test_helper_recognises_its_own_listener_in_the_process_tree(work_dir: Path) 
         "import subprocess,sys\n"
         "subprocess.run([sys.executable,'-c',"
         f"\"import socket,time;s=socket.socket();s.bind(('127.0.0.1',{port}));"
-        "s.listen();time.sleep(60)\"])\n"
+        's.listen();time.sleep(60)"])\n'
     )
     parent = subprocess.Popen([sys.executable, "-c", code])
     try:

@@ -212,3 +212,11 @@ def test_components_serve_no_logs_and_the_executor_is_sized_for_the_machine() ->
     assert 1 <= int(env["AIRFLOW__CORE__PARALLELISM"]) <= 2 * (os.cpu_count() or 2)
     assert env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "True"
+
+
+@pytest.mark.integration
+def test_retag_dag_on_a_fresh_cluster_does_nothing_instead_of_failing(es, own_prefix) -> None:
+    """Under the scheduler the daily re-tag starts with every other DAG, before any index."""
+    from kzmon import tasks
+
+    assert tasks.retag_if_needed() == {"retagged": False}
