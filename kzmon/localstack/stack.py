@@ -32,7 +32,12 @@ from typing import Any
 
 from kzmon.localstack import airflow_components as af
 from kzmon.localstack.airflow_api import AirflowApi
-from kzmon.localstack.listeners import PortInUseError, ServiceStartError, tree_listeners
+from kzmon.localstack.listeners import (
+    PortInUseError,
+    ServiceStartError,
+    port_is_free,
+    tree_listeners,
+)
 from kzmon.localstack.ports import free_port, terminate_tree
 from kzmon.settings import get_settings
 
@@ -99,8 +104,9 @@ class StackLayout:
 
     @classmethod
     def under(cls, root: Path) -> StackLayout:
-        """A self-contained stack in ``root`` (tests)."""
-        return cls(root / "prod", root / "es-node", root / "smtp", root / "data")
+        """A self-contained stack in ``root``: the layout `default` gives for
+        ``KZMON_STATE_DIR=root`` (so ``make status`` / ``make down`` with it find the stack)."""
+        return cls(root / "prod", root / "es" / "node", root / "smtp", root / "data")
 
     @property
     def state_file(self) -> Path:
@@ -341,9 +347,19 @@ def _kzmon_env(
 
 def _airflow_config(layout: StackLayout, options: StackOptions, db_url: str) -> af.AirflowConfig:
     previous = running(layout, "api-server")
-    port = options.api_port or (previous.port if previous else None) or free_port()
+    port = options.api_port or (previous.port if previous else None) or _last_api_port(layout)
+    (layout.root / "api-port").write_text(str(port))
     secrets = af.load_or_create_secrets(layout.root / "secrets.json")
     return af.AirflowConfig(layout.airflow_home, db_url, int(port), secrets, options.parallelism)
+
+
+def _last_api_port(layout: StackLayout) -> int:
+    """The UI's port of the last `make up` when it is still free (bookmarks keep working)."""
+    try:
+        port = int((layout.root / "api-port").read_text())
+    except (OSError, ValueError):
+        return free_port()
+    return port if port_is_free(port) else free_port()
 
 
 def _start_airflow(layout: StackLayout, config: af.AirflowConfig, env: dict[str, str]) -> None:
