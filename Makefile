@@ -12,7 +12,7 @@ UV_VERSION := 0.13.8
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
         demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts \
-        system-packages up down status
+        bench-stories system-packages up down status
 
 help:
 	@echo "make demo    - the quick path: install, start Elasticsearch + SMTP, run every DAG once"
@@ -21,7 +21,7 @@ help:
 	@echo "               dag-processor, triggerer + Elasticsearch, SMTP, replay (make down, status)"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
-	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts"
+	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
 # own small venv so that `uv sync` never removes it.
@@ -111,6 +111,9 @@ bench-index: install
 
 bench-alerts: install
 	$(PY) -m kzmon.alerts.bench
+
+bench-stories: install
+	$(PY) -m benchmarks.stories
 
 clean: down es-down smtp-down replay-down
 	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp $(STATE)/prod
