@@ -308,8 +308,9 @@ _LAYOUT_PROBE = """() => {
   const vw = document.documentElement.clientWidth;
   const links = [...document.querySelectorAll('a[href]')].map(a => {
     const r = a.getBoundingClientRect(), s = getComputedStyle(a);
+    const line = a.getClientRects()[0] || r;  // a wrapped link: probe its first line box
     const hit = document.elementFromPoint(
-      Math.min(r.left + r.width / 2, vw - 1), r.top + Math.min(r.height / 2, 5));
+      Math.min(line.left + line.width / 2, vw - 1), line.top + line.height / 2);
     return {text: a.innerText.trim(), href: a.getAttribute('href'), w: r.width, h: r.height,
             left: r.left, right: r.right, hidden: s.visibility !== 'visible' || s.opacity === '0',
             covered: !(hit && (hit === a || a.contains(hit)))};
