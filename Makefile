@@ -11,13 +11,13 @@ UV_VERSION := 0.13.8
 
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
-        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts
+        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts bench-stories
 
 help:
 	@echo "make demo    - install, start Elasticsearch + SMTP, run the pipeline end to end"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
-	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts"
+	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
 # own small venv so that `uv sync` never removes it.
@@ -80,6 +80,9 @@ bench-index: install
 
 bench-alerts: install
 	$(PY) -m kzmon.alerts.bench
+
+bench-stories: install
+	$(PY) -m benchmarks.stories
 
 clean: es-down smtp-down replay-down
 	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp

@@ -188,6 +188,21 @@ def _indexed_summary(settings: Settings) -> tuple[int, int, dict[str, int], list
     return total, relevant, outlets, [h["_source"] for h in resp["hits"]["hits"]]
 
 
+def _stories_summary(settings: Settings) -> tuple[int, int]:
+    """Stories (not merged away) and incident records in the stories index."""
+    from kzmon.es import get_client
+
+    es = get_client()
+    alias = f"{settings.es_index_prefix}-stories"
+    if not es.indices.exists(index=alias):
+        return 0, 0
+    es.indices.refresh(index=alias)
+    stories = es.count(index=alias, query={"term": {"status": "active"}})["count"]
+    incidents = es.count(index=f"{settings.es_index_prefix}-incidents")["count"]
+    print(f"\n== Stories: {stories}, incident records: {incidents}")
+    return int(stories), int(incidents)
+
+
 def _print_articles(articles: list[dict[str, Any]]) -> None:
     print("\n== Indexed articles (newest first)")
     for art in articles:
@@ -220,7 +235,7 @@ def _print_mail(mailbox: Path, ops_email: str) -> int:
         if kind == "alert":
             body = msg.get_body(preferencelist=("plain",))
             text = body.get_content() if body else ""
-            print("    " + "\n    ".join(text.strip().splitlines()[:12]))
+            print("    " + "\n    ".join(text.strip().splitlines()[:16]))
     return alerts
 
 
@@ -258,6 +273,7 @@ def main() -> int:
     finally:
         stop_replay(demo_dir / "replay")
     total, relevant, outlets, articles = _indexed_summary(settings)
+    stories, incidents = _stories_summary(settings)
     _print_articles(articles)
     _print_search(env)
     alerts_sent = _print_mail(mailbox, settings.ops_email)
@@ -265,6 +281,8 @@ def main() -> int:
         "articles_indexed": total,
         "relevant": relevant,
         "alerts_sent": alerts_sent,
+        "stories": stories,
+        "incidents": incidents,
         "outlets": outlets,
         "outlets_indexed": len(outlets),
         "outlet_dags_seconds": outlet_seconds,

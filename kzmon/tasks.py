@@ -97,6 +97,21 @@ def record_run(
     return write(get_client(), dag_id=dag_id, run_id=run_id, outlet=outlet, counts=counts)["counts"]
 
 
+def assign_stories() -> dict[str, Any]:
+    """Give every indexed article without a story its story (before the alerts read them)."""
+    from kzmon.stories.store import assign_stories as assign
+
+    report = assign()
+    if report.failed:
+        raise RuntimeError(f"{report.failed} articles could not be given a story")
+    return {
+        "stories_assigned": report.articles,
+        "new_stories": report.new_stories,
+        "merges": len(report.merges),
+        "incidents": report.incidents,
+    }
+
+
 def alerts(mode: str) -> dict[str, Any]:
     """Evaluate the watchlists (``immediate`` or ``digest``) and send what is due."""
     from kzmon.alerts import run_alerts

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import ahocorasick
 
+from enrich.tagging.confusables import drop_invisible, fold_mixed, fold_tables, may_mix_scripts
 from enrich.tagging.normalize import padded, tokens
 from enrich.tagging.taxonomy import Pattern, Taxonomy, iter_patterns, suffix_set
 
@@ -39,18 +40,32 @@ START, END, PATTERN = 0, 1, 2
 
 
 class Scan:
-    """The normalised form of one text (same length as the text, a space added at each end)."""
+    """The normalised form of one text (same length as the cleaned text, a space at each end).
 
-    def __init__(self, text: str) -> None:
+    Invisible characters are dropped first (``text`` is that text, ``original`` maps back to
+    the text as given) and mixed Latin/Cyrillic tokens of ``joined`` are folded
+    (``enrich.tagging.confusables``).
+    """
+
+    def __init__(self, text: str, known: Collection[str] = ()) -> None:
+        self.cleaned = drop_invisible(text)
+        text = self.cleaned.text
         if "[" in text:
             text = _CITATION_RE.sub(lambda m: " " * len(m.group()), text)
         self.text = text
-        self.joined = padded(text)
+        joined = padded(text)
+        # Homoglyphs are folded on the normalised copy (same length): the capital-letter
+        # checks read ``text``, where a Cyrillic "А" is as upper-case as a Latin "A".
+        self.joined = fold_mixed(joined, known) if may_mix_scripts(joined) else joined
 
     @staticmethod
     def offset(pos: int) -> int:
-        """Offset in the text of the token after the space at ``pos`` of ``joined``."""
+        """Offset in ``text`` of the token after the space at ``pos`` of ``joined``."""
         return pos
+
+    def original(self, pos: int) -> int:
+        """Offset in the text as given of the token after the space at ``pos``."""
+        return self.cleaned.original(pos)
 
 
 class Matches:
@@ -62,6 +77,11 @@ class Matches:
         self.first: dict[str, int] = {}  # entity id -> position in the joined string
         self.kinds: dict[str, int] = {}
         self.incident_hits: list[Hit] = []
+        self.domains: dict[str, int] = {}
+        # Every accepted hit as (position, kind, ref): the relevance model's co-occurrences.
+        self.hits: list[tuple[int, str, str]] = []
+        self.positions: dict[str, list[int]] = {}  # entity id -> positions of its mentions
+        self.kz_anchor_positions: list[int] | None = None  # filled by the tagger on demand
         self.anchors: list[int] = []  # Kazakhstan terms and sure entities (for ? aliases)
 
     def count(self, start: int, end: int, pattern: Pattern) -> None:
@@ -69,12 +89,17 @@ class Matches:
         kind = pattern.kind
         kinds = self.kinds
         kinds[kind] = kinds.get(kind, 0) + 1
+        self.hits.append((start, kind, pattern.ref))
+        if kind == "domain":
+            self.domains[pattern.ref] = self.domains.get(pattern.ref, 0) + 1
+            return
         if kind == "entity":
             ref = pattern.ref
             self.mentions[ref] = self.mentions.get(ref, 0) + 1
+            self.positions.setdefault(ref, []).append(start)
             if ref not in self.first or start < self.first[ref]:
                 self.first[ref] = start
-            if not pattern.ambiguous:
+            if pattern.anchor:
                 self.anchors.append(start)
         elif kind == "incident":
             self.incident_hits.append((start, end, pattern))
@@ -83,7 +108,7 @@ class Matches:
 
     def first_offset(self, ref: str) -> int:
         """Offset in the original text of the first mention of entity ``ref``."""
-        return self.scan.offset(self.first[ref])
+        return self.scan.original(self.first[ref])
 
 
 class Matcher:
@@ -114,6 +139,9 @@ class Matcher:
             self.automaton.add_word(key, (len(key), patterns))
         self.automaton.make_automaton()
         self.size = len(grouped)
+        # Alias tokens, to break a tie when folding a mixed-script token (``confusables``).
+        self.known_tokens = frozenset(t for key in grouped for t in key.split())
+        fold_tables()  # built once here, not inside the first article
         LOGGER.info("taxonomy automaton: %d keys", self.size)
 
     def scan(self, text: str) -> Matches:
@@ -122,7 +150,7 @@ class Matcher:
         ``^`` and ``?`` aliases wait until the whole text is scanned (their context may come
         later); incident triggers are checked for negation later, once per type.
         """
-        scan = Scan(text)
+        scan = Scan(text, self.known_tokens)
         matches = Matches(scan)
         pending: list[Hit] = []
         count = matches.count
@@ -221,4 +249,5 @@ def _merge(a: Pattern, b: Pattern) -> Pattern:
         capital=a.capital or b.capital,
         stem=a.stem or b.stem,
         prefix=a.prefix or b.prefix,
+        anchor=a.anchor and b.anchor,
     )

@@ -12,6 +12,11 @@ Alias syntax (one string per alias, in ``aliases: {en: [...], ru: [...], kk: [..
   words inside a phrase); a final ``~`` marks a stem that takes the inflection suffixes of
   ``meta.yaml: suffixes``. A final Cyrillic token of ``min_stem_len`` letters or more takes them
   without ``~`` (Russian and Kazakh inflect by suffix: Жанаозене, Ақтөбеде, облысында).
+- ``шымкента=`` — a final ``=`` marks an exact form: no inflection suffixes (the gazetteer's
+  generated case forms, ``gazetteer.json``).
+- Places with generated case forms (every Kazakhstan place: ``gazetteer.json: forms``) take
+  no automatic stem: their Russian and Kazakh forms come from the build (pymorphy3,
+  qazaq-inflector); an explicit ``~`` still works.
 - Regions also list ``region_names``; each is combined with the admin words of its language
   ("Aktobe" + "region|oblast|province|oblys", "актюбинской" + "области", "Ақтөбе" + "облысы").
 """
@@ -19,6 +24,7 @@ Alias syntax (one string per alias, in ``aliases: {en: [...], ru: [...], kk: [..
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -34,6 +40,9 @@ from enrich.tagging.normalize import is_cyrillic, normalise
 LOGGER = logging.getLogger(__name__)
 
 TAXONOMY_DIR = Path(__file__).resolve().parent / "taxonomy"
+GAZETTEER_FILE = TAXONOMY_DIR / "gazetteer.json"
+# The cities of republican significance: their own admin1.
+REPUBLICAN_CITIES = ("place:astana", "place:almaty", "place:shymkent")
 LANGUAGES = ("en", "ru", "kk")
 INCIDENT_TYPES = (
     "bombing",
@@ -75,6 +84,15 @@ class Entity(BaseModel):
     country: str = ""
     parent: str | None = None
     geo: Geo | None = None
+    # Kazakhstan places: the id of the region entry (a region and each city of republican
+    # significance is its own admin1); derived from ``parent`` for curated places, from the
+    # GeoNames admin1 code for gazetteer places. None outside Kazakhstan.
+    admin1: str | None = None
+    population: int | None = None
+    geonameid: int | None = None
+    source: Literal["curated", "geonames"] = "curated"
+    # Generated case forms (``gazetteer.json: forms``), alias strings ending in "=".
+    forms: list[str] = Field(default_factory=list)
     banned_kz: bool = False
     # Generic names ("Interior Ministry", "National Guard") that are Kazakhstan's body only
     # when the article concerns Kazakhstan: kept only if Kazakhstan or a Kazakh place or
@@ -118,18 +136,23 @@ class Relevance(BaseModel):
     threshold: float
     share_floor: float
     kz_country: str = "KZ"
+    # Context words by kind of story (sport, economy, culture, accident, politics, actor).
+    domains: dict[str, Aliases] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Pattern:
     """One expanded alias: what the automaton stores under a normalised key."""
 
-    kind: str  # entity | incident | kz_term | security_term | block
+    kind: str  # entity | incident | kz_term | security_term | domain | block
     ref: str  # entity id, incident id, or the term itself
     ambiguous: bool = False
     stem: bool = False
     capital: bool = False
     prefix: bool = False
+    # A sure entity: confirms an ambiguous alias nearby (not GeoNames places: one village name
+    # does not vouch for another).
+    anchor: bool = True
 
 
 @dataclass
@@ -153,8 +176,11 @@ def _read(name: str) -> object:
 
 
 @cache
-def load_taxonomy() -> Taxonomy:
-    """Read and validate every taxonomy data file (cached)."""
+def load_taxonomy(gazetteer: bool = True) -> Taxonomy:
+    """Read and validate every taxonomy data file (cached).
+
+    ``gazetteer=False`` gives the hand-curated taxonomy alone (what the gazetteer build reads).
+    """
     meta = Meta.model_validate(_read("meta.yaml"))
     relevance = Relevance.model_validate(_read("relevance.yaml"))
     entities: dict[str, Entity] = {}
@@ -169,6 +195,9 @@ def load_taxonomy() -> Taxonomy:
             if entity.id in entities:
                 raise ValueError(f"duplicate taxonomy id {entity.id}")
             entities[entity.id] = entity
+    if gazetteer:
+        _add_gazetteer(entities)
+    _set_admin1(entities)
     incidents = {}
     for raw in _read("incidents.yaml"):
         incident = Incident.model_validate(raw)
@@ -176,6 +205,46 @@ def load_taxonomy() -> Taxonomy:
     if tuple(incidents) != INCIDENT_TYPES:
         raise ValueError(f"incidents.yaml must list exactly {INCIDENT_TYPES} in that order")
     return Taxonomy(meta=meta, relevance=relevance, entities=entities, incidents=incidents)
+
+
+def _add_gazetteer(entities: dict[str, Entity]) -> None:
+    """Add ``gazetteer.json``: the GeoNames places and the generated forms of every place."""
+    if not GAZETTEER_FILE.exists():
+        LOGGER.warning("no %s: tagging with the curated places only", GAZETTEER_FILE.name)
+        return
+    data = json.loads(GAZETTEER_FILE.read_text(encoding="utf-8"))
+    for raw in data["places"]:
+        entity = Entity.model_validate({**raw, "type": "place", "source": "geonames"})
+        if entity.id in entities:
+            raise ValueError(f"gazetteer id {entity.id} is also curated")
+        entities[entity.id] = entity
+    for ref, forms in data["forms"].items():
+        if ref in entities:
+            entities[ref].forms = list(forms)
+
+
+def _set_admin1(entities: dict[str, Entity]) -> None:
+    """Derive ``admin1`` of curated Kazakhstan places from ``parent``; check every one has it."""
+    for entity in entities.values():
+        if entity.type != "place" or entity.country != "KZ" or entity.admin1:
+            continue
+        entity.admin1 = _region_of(entity, entities)
+    for entity in entities.values():
+        if entity.type == "place" and entity.country == "KZ":
+            region = entities.get(entity.admin1 or "")
+            if region is None or not (region.kind == "region" or region.id in REPUBLICAN_CITIES):
+                raise ValueError(f"{entity.id}: admin1 {entity.admin1!r} is not a region entry")
+
+
+def _region_of(entity: Entity, entities: dict[str, Entity]) -> str | None:
+    seen: set[str] = set()
+    current: Entity | None = entity
+    while current is not None and current.id not in seen:
+        if current.kind == "region" or current.id in REPUBLICAN_CITIES:
+            return current.id
+        seen.add(current.id)
+        current = entities.get(current.parent or "")
+    return None
 
 
 def expand_braces(alias: str) -> list[str]:
@@ -191,10 +260,13 @@ def expand_braces(alias: str) -> list[str]:
     return out
 
 
-def expand_alias(alias: str, min_stem_len: int) -> list[tuple[str, dict]]:
+def expand_alias(
+    alias: str, min_stem_len: int, *, auto_stem: bool = True
+) -> list[tuple[str, dict]]:
     """Expand one alias string to ``(key, flags)`` pairs (flags: the ``Pattern`` booleans).
 
     ``key`` is the normalised token string with a leading space (the automaton key).
+    ``auto_stem=False``: a Cyrillic final token takes suffixes only with an explicit ``~``.
     """
     ambiguous, capital = alias.startswith("?"), alias.startswith("^")
     alias = alias.lstrip("?^")
@@ -202,12 +274,14 @@ def expand_alias(alias: str, min_stem_len: int) -> list[tuple[str, dict]]:
     for variant in expand_braces(alias):
         prefix = variant.endswith("*")
         explicit_stem = variant.endswith("~")
+        exact = variant.endswith("=")
         # Not collapsed: "St. Petersburg" keeps its two spaces and matches the text as written.
-        key = normalise(variant.rstrip("~*")).strip()
+        key = normalise(variant.rstrip("~*=")).strip()
         if not key:
             continue
         last = key.split()[-1]
-        stem = prefix or explicit_stem or (is_cyrillic(last) and len(last) >= min_stem_len)
+        implicit = auto_stem and not exact and is_cyrillic(last) and len(last) >= min_stem_len
+        stem = prefix or explicit_stem or implicit
         flags = {
             "ambiguous": ambiguous,
             "capital": capital or ambiguous,
@@ -228,21 +302,28 @@ def _region_aliases(entity: Entity, meta: Meta) -> list[str]:
 def iter_patterns(taxonomy: Taxonomy) -> list[tuple[str, Pattern]]:
     """Every ``(key, Pattern)`` the automaton holds, expanded from the data files."""
     meta = taxonomy.meta
-    raw: list[tuple[str, str, str]] = []  # (alias, kind, ref)
+    raw: list[tuple[str, str, str, bool]] = []  # (alias, kind, ref, auto_stem)
+    weak = {e.id for e in taxonomy.entities.values() if e.source == "geonames"}
     for entity in taxonomy.entities.values():
         aliases = [a for lang in entity.aliases.values() for a in lang]
         aliases += _region_aliases(entity, meta)
-        raw += [(alias, "entity", entity.id) for alias in aliases]
+        auto = not entity.forms
+        raw += [(alias, "entity", entity.id, auto) for alias in aliases]
+        raw += [(form, "entity", entity.id, False) for form in entity.forms]
     for incident in taxonomy.incidents.values():
-        raw += [(t, "incident", incident.id) for lang in incident.triggers.values() for t in lang]
+        triggers = incident.triggers.values()
+        raw += [(t, "incident", incident.id, True) for lang in triggers for t in lang]
     rel = taxonomy.relevance
-    raw += [(t, "kz_term", "kz") for lang in rel.kz_terms.values() for t in lang]
-    raw += [(t, "security_term", "sec") for lang in rel.security_terms.values() for t in lang]
-    raw += [(t, "block", "block") for lang in meta.blockers.values() for t in lang]
+    raw += [(t, "kz_term", "kz", True) for lang in rel.kz_terms.values() for t in lang]
+    raw += [(t, "security_term", "sec", True) for lang in rel.security_terms.values() for t in lang]
+    raw += [(t, "block", "block", True) for lang in meta.blockers.values() for t in lang]
+    for domain, terms in rel.domains.items():
+        raw += [(t, "domain", domain, True) for lang in terms.values() for t in lang]
     out = []
-    for alias, kind, ref in raw:
-        for key, flags in expand_alias(alias, meta.min_stem_len):
-            out.append((key, Pattern(kind=kind, ref=ref, **flags)))
+    for alias, kind, ref, auto in raw:
+        for key, flags in expand_alias(alias, meta.min_stem_len, auto_stem=auto):
+            anchor = not flags["ambiguous"] and ref not in weak
+            out.append((key, Pattern(kind=kind, ref=ref, anchor=anchor, **flags)))
     return out
 
 

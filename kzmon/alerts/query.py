@@ -37,6 +37,7 @@ SOURCE_FIELDS = [
     "entity_ids",
     "incident_types",
     "relevance_score",
+    "story_id",
 ]
 
 

@@ -33,6 +33,9 @@ COPIED_FIELDS = (
     "taxonomy_version",
     "discovered_via",
     "incident_types",
+    # written by kzmon.stories after indexing; kept through a re-tag (the stories index
+    # holds the membership too, so an article re-indexed without it gets it back)
+    "story_id",
 )
 
 #: Entity type → (names field, ids field) of the document.
@@ -94,6 +97,9 @@ def _entity_fields(entities: list[dict[str, Any]]) -> dict[str, Any]:
     geo = [_geo_point(e.get("geo")) for e in entities if e.get("type") == "place"]
     if any(geo):
         fields["place_geo"] = [point for point in geo if point]
+    regions = _unique(e.get("admin1") for e in entities if e.get("type") == "place")
+    if regions:
+        fields["region_ids"] = regions  # Kazakh regions of the tagged places (tagger's admin1)
     return fields
 
 

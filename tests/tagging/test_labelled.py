@@ -157,6 +157,40 @@ def test_quality_floors(cases: list[Case], tagger: Tagger) -> None:
     assert counts["relevance"].f1 >= RELEVANCE_F1_FLOOR, counts["relevance"]
 
 
+def _relevance_only(name: str, tagger: Tagger) -> tuple[Counts, list[str]]:
+    data = yaml.safe_load((HERE / name).read_text(encoding="utf-8"))
+    cases = [
+        Case(raw["id"], raw["title"], raw["text"], raw["relevant"], _labels(raw))
+        for raw in data["texts"]
+    ]
+    counts, errors = evaluate(cases, tagger, strict=True)
+    return counts["relevance"], [e for e in errors if " relevance " in e]
+
+
+def test_relevance_training_texts(tagger: Tagger) -> None:
+    """The relevance model's extra training texts (tuned on: relevance only is labelled)."""
+    rel, errors = _relevance_only("relevance_train.yaml", tagger)
+    print(f"\nrelevance training texts: P={rel.precision:.3f} R={rel.recall:.3f} F1={rel.f1:.3f}")
+    print("\n".join(errors))
+    assert rel.f1 >= RELEVANCE_F1_FLOOR and rel.precision >= 0.95
+
+
+def test_heldout_relevance_texts(tagger: Tagger) -> None:
+    """Written before the relevance model and never tuned on; scored, loose floor."""
+    data = yaml.safe_load((HERE / "heldout_relevance.yaml").read_text(encoding="utf-8"))
+    cases = [
+        Case(raw["id"], raw["title"], raw["text"], raw["relevant"], _labels(raw))
+        for raw in data["texts"]
+    ]
+    counts, errors = evaluate(cases, tagger, strict=True)
+    print()
+    print(_report(f"held-out relevance texts ({len(cases)}, never tuned on)", counts))
+    print("disagreements:\n  " + "\n  ".join(errors))
+    assert counts["relevance"].recall >= 0.95
+    assert counts["relevance"].f1 >= 0.85
+    assert counts["places"].recall >= 0.95
+
+
 def test_heldout_texts(tagger: Tagger) -> None:
     data = yaml.safe_load((HERE / "heldout.yaml").read_text(encoding="utf-8"))
     cases = [

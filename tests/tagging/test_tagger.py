@@ -24,11 +24,12 @@ def test_result_shape_matches_contract(tagger: Tagger) -> None:
     assert result["taxonomy_version"] == enrich.tagging.TAXONOMY_VERSION == tagger.version
     for entity in result["entities"]:
         keys = {"id", "type", "name", "mentions", "first_offset"}
-        assert set(entity) == (keys | {"geo"} if entity["type"] == "place" else keys)
+        assert set(entity) == (keys | {"geo", "admin1"} if entity["type"] == "place" else keys)
     aktobe = next(e for e in result["entities"] if e["id"] == "place:aktobe")
     assert aktobe["first_offset"] == text.index("Aktobe")
     assert set(aktobe["geo"]) == {"lat", "lon"}
-    assert set(result["kz_security"]) == {"relevant", "score", "reasons"}
+    assert {"relevant", "score", "reasons"} <= set(result["kz_security"])
+    assert {"rule_score", "model_score", "rule_relevant"} <= set(result["kz_security"])
     assert 0 <= result["kz_security"]["score"] <= 1
     assert set(result["incident_types"]) <= set(INCIDENT_TYPES)
 
