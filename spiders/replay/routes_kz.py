@@ -59,6 +59,17 @@ def _query(query: dict, name: str) -> str | None:
     return (query.get(name) or [None])[0]
 
 
+def _part(arts: list[ReplayArticle], n: int) -> list[ReplayArticle] | None:
+    """Sitemap part ``n`` (1-based) of the articles, None past the last one."""
+    chunks = _chunks(arts)
+    return chunks[n - 1] if 1 <= n <= len(chunks) else None
+
+
+def _listing(site: ReplaySite, template: str, arts: list, page: int, **context: object):
+    """Listing page ``page`` of the articles (PAGE_SIZE a page)."""
+    return site.html(template, _page(arts, page), page=page, pages=_page_count(arts), **context)
+
+
 def _parts_index(site: ReplaySite, arts: list[ReplayArticle], url_for: Callable[[int], str]):
     """A sitemap index of the articles' parts, each with the newest lastmod it holds."""
     parts = _chunks(arts)
@@ -84,12 +95,12 @@ def _tengrinews(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         return site.xml("sitemap_index.xml", site.last_modified(arts), sitemaps=children)
     part = re.fullmatch(rf"/{prefix}sitemap-news-(\d+)\.xml", path)
     if part:
-        chunks = _chunks(arts)
         n = int(part.group(1))
-        if not 1 <= n <= len(chunks):
+        chosen = _part(arts, n)
+        if chosen is None:
             return None
-        glued = [TENGRI_GLUED_LOC] if n == len(chunks) and oid == "tengrinews_ru" else []
-        chosen = chunks[n - 1]
+        newest = n == len(_chunks(arts))
+        glued = [TENGRI_GLUED_LOC] if newest and oid == "tengrinews_ru" else []
         return site.xml(
             "sitemap_tengrinews.xml", site.last_modified(chosen), urls=chosen, glued=glued
         )
@@ -98,11 +109,11 @@ def _tengrinews(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     listing = re.fullmatch(r"/news/(?:page/(\d+)/)?", path)
     if listing:
         page = _int(listing.group(1))
-        return site.html(
+        return _listing(
+            site,
             "listing_tengrinews.html",
-            _page(arts, page),
-            page=page,
-            pages=_page_count(arts),
+            arts,
+            page,
             base=base,
             lang=get_outlet(oid).languages[0],
         )
@@ -135,11 +146,11 @@ def _kazinform(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         lang = {"ru": "ru", "kz": "kk", "en": "en"}[listing.group(1)]
         edition = [a for a in arts if a.language == lang]
         page = _int(listing.group(2))
-        return site.html(
+        return _listing(
+            site,
             "listing_kazinform.html",
-            _page(edition, page),
-            page=page,
-            pages=_page_count(edition),
+            edition,
+            page,
             base=base,
             prefix=listing.group(1),
             lang=lang,
@@ -156,24 +167,14 @@ def _informburo(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     if path == "/sitemap.xml":
         kind, page = _query(query, "type"), _int(_query(query, "page"))
         if kind is None:
-            index = _parts_index(site, arts, lambda n: f"{base}/sitemap.xml?type=articles&page={n}")
-            return index
-        if kind == "articles":
-            chunks = _chunks(arts)
-            if page > len(chunks):
-                return None
-            chosen = chunks[page - 1]
-            return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, lastmod=True)
-        return None
+            return _parts_index(site, arts, lambda n: f"{base}/sitemap.xml?type=articles&page={n}")
+        chosen = _part(arts, page) if kind == "articles" else None
+        if chosen is None:
+            return None
+        return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, lastmod=True)
     if path == "/novosti":
         page = _int(_query(query, "page"))
-        return site.html(
-            "listing_informburo.html",
-            _page(arts, page),
-            page=page,
-            pages=_page_count(arts),
-            base=base,
-        )
+        return _listing(site, "listing_informburo.html", arts, page, base=base)
     return None
 
 
@@ -185,13 +186,7 @@ def _vlast(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         return site.feed(oid, arts, self_url=f"{base}/rss", link=base)
     if path == "/novosti/":
         page = _int(_query(query, "page"))
-        return site.html(
-            "listing_vlast.html",
-            _page(arts, page),
-            page=page,
-            pages=_page_count(arts),
-            base=base,
-        )
+        return _listing(site, "listing_vlast.html", arts, page, base=base)
     return None
 
 
@@ -211,22 +206,12 @@ def _zakon(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     if path == "/sitemap/pages.xml":
         return site.xml("sitemap_zakon_pages.xml", site.last_modified(arts), base=base)
     part = re.fullmatch(r"/sitemap/(\d+)\.xml", path)
-    if part:
-        chunks = _chunks(arts)
-        n = int(part.group(1))
-        if not 1 <= n <= len(chunks):
-            return None
-        chosen = chunks[n - 1]
+    chosen = _part(arts, int(part.group(1))) if part else None
+    if chosen is not None:
         return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, changefreq="daily")
     if path == "/news/":
         page = _int(_query(query, "p"))
-        return site.html(
-            "listing_zakon.html",
-            _page(arts, page),
-            page=page,
-            pages=_page_count(arts),
-            base=base,
-        )
+        return _listing(site, "listing_zakon.html", arts, page, base=base)
     return None
 
 
@@ -238,13 +223,7 @@ def _kaztag(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         return site.feed(oid, arts, self_url=f"{base}{path}", link=f"{base}/ru/news/")
     if path == "/ru/news/":
         page = _int(_query(query, "PAGEN_1"))
-        return site.html(
-            "listing_kaztag.html",
-            _page(arts, page),
-            page=page,
-            pages=_page_count(arts),
-            base=base,
-        )
+        return _listing(site, "listing_kaztag.html", arts, page, base=base)
     return None
 
 
@@ -259,11 +238,9 @@ def _eurasianet(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         page = _query(query, "page")
         if page is None:
             return _parts_index(site, arts, lambda n: f"{base}/sitemap.xml?page={n}")
-        chunks = _chunks(arts)
-        n = _int(page, 0)
-        if not 1 <= n <= len(chunks):
+        chosen = _part(arts, _int(page, 0))
+        if chosen is None:
             return None
-        chosen = chunks[n - 1]
         return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, changefreq="weekly")
     return None
 
@@ -280,13 +257,7 @@ def _thediplomat(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered
     listing = re.fullmatch(rf"{region}(?:page/(\d+)/)?", path)
     if listing:
         page = _int(listing.group(1))
-        return site.html(
-            "listing_thediplomat.html",
-            _page(arts, page),
-            page=page,
-            pages=_page_count(arts),
-            base=base,
-        )
+        return _listing(site, "listing_thediplomat.html", arts, page, base=base)
     return None
 
 
