@@ -228,12 +228,14 @@ def _kaztag(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
 
 
 def _eurasianet(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
-    """eurasianet.org: the Kazakhstan region feed and a Drupal sitemap (?page=n parts)."""
+    """eurasianet.org: the site and Kazakhstan region feeds, a Drupal sitemap (?page=n parts)."""
     arts = site.outlet_articles(oid)
     base = get_outlet(oid).base_url
     if path == "/region/kazakhstan/feed":
         chosen = [a for a in arts if a.section == "Kazakhstan"]
         return site.feed(oid, chosen, self_url=f"{base}{path}", link=f"{base}/region/kazakhstan")
+    if path == "/feed":
+        return site.feed(oid, arts, self_url=f"{base}/feed", link=base)
     if path == "/sitemap.xml":
         page = _query(query, "page")
         if page is None:

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NEW_OUTLETS = list(DISCOVERY)
 #: Second runs of one outlet per kind of discovery document (RSS with a listing, per-edition
-#: feeds with news sitemaps, a feed with dirt, a feed with a Bitrix list, a Drupal sitemap).
+#: feeds with news sitemaps, a feed with dirt, a feed with a Bitrix list, two Drupal feeds).
 SECOND_RUN = ["tengrinews_kk", "kazinform", "informburo", "kaztag", "eurasianet"]
 SINCE, UNTIL = date(2011, 1, 1), date(2016, 12, 31)
 #: How each outlet's backfill reaches the 2011-2016 articles.
@@ -135,7 +135,9 @@ def test_backfill_finds_the_ranges_articles(backfill_runs, site, outlet_id: str)
     pages = _lines(result.pages_path)
     found = {p["canonical_url"] for p in pages}
     assert expected <= found, outlet_id
-    assert {p["discovered_via"] for p in pages} <= BACKFILL_VIA[outlet_id]
+    # a sitemap part may be labelled a news sitemap (by its name: Tengrinews' sitemap-news-<n>)
+    vias = {"sitemap" if v == "news_sitemap" else v for v in (p["discovered_via"] for p in pages)}
+    assert vias <= BACKFILL_VIA[outlet_id]
     # pages outside the range are only fetched where the page's date is not in a
     # meta property the spider reads (Vlast's <time>, Kazinform's <meta name=...>)
     if outlet_id not in {"vlast", "kazinform"}:
