@@ -12,7 +12,7 @@ from kzmon.orchestration import START_DATE, active_dag_args, default_args, run_t
 
 @dag(
     dag_id="kzmon_pipeline_health",
-    description="Per-outlet freshness and error rates; cluster health; free disk",
+    description="Outlet freshness and error rates; volume per language; cluster; disk",
     schedule="*/30 * * * *",
     start_date=START_DATE,
     catchup=False,

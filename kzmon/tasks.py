@@ -170,7 +170,8 @@ def retag_if_needed() -> dict[str, Any]:
 
 
 def health(now: str | None = None) -> dict[str, Any]:
-    """Assess every outlet and the cluster, record it; mail ops about outlets newly in trouble."""
+    """Assess every outlet, every language and the cluster, record it; mail ops about outlets
+    and languages newly in trouble."""
     from kzmon.es import get_client
     from kzmon.ops import health as ops_health
     from kzmon.ops.metrics import parse_at
@@ -178,17 +179,26 @@ def health(now: str | None = None) -> dict[str, Any]:
 
     when = parse_at(now) or datetime.now(UTC)
     es = get_client()
-    outlets = [(o.id, float(o.expected_cadence_hours)) for o in load_outlets()]
-    report = ops_health.assess(es, outlets, now=when)
+    registry = load_outlets()
+    outlets = [(o.id, float(o.expected_cadence_hours)) for o in registry]
+    languages: dict[str, list[str]] = {}
+    for outlet in registry:
+        for language in outlet.languages:
+            languages.setdefault(language, []).append(outlet.id)
+    report = ops_health.assess(es, outlets, now=when, languages=languages)
     newly_bad = ops_health.record(es, report)
-    if newly_bad:
+    quiet_languages = ops_health.record_languages(es, report)
+    if newly_bad or quiet_languages:
+        parts = [f"{len(newly_bad)} outlet(s)"] if newly_bad else []
+        parts += [f"{len(quiet_languages)} language(s)"] if quiet_languages else []
         _mail_ops(
-            f"[kzmon] {len(newly_bad)} outlet(s) need attention",
-            ops_health.summary_text(report, newly_bad),
+            f"[kzmon] {' and '.join(parts)} need attention",
+            ops_health.summary_text(report, newly_bad, quiet_languages),
         )
     return {
         "problems": report.problems,
         "notified": [o.outlet for o in newly_bad],
+        "notified_languages": [h.language for h in quiet_languages],
         "cluster_status": report.cluster_status,
     }
 
