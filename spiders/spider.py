@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -63,6 +64,7 @@ BACKFILL_START = date(2011, 1, 1)
 #: Where a page says when it was published (first match wins).
 _PAGE_DATE_SELECTORS = (
     'meta[property="article:published_time"]::attr(content)',
+    'meta[name="article:published_time"]::attr(content)',  # inform.kz writes name=
     'meta[property="og:article:published_time"]::attr(content)',
     'meta[itemprop="datePublished"]::attr(content)',
     '[itemprop="datePublished"]::attr(datetime)',
@@ -70,6 +72,9 @@ _PAGE_DATE_SELECTORS = (
     "time[pubdate]::attr(datetime)",
     "time[datetime]::attr(datetime)",
 )
+
+#: schema.org's datePublished in a JSON-LD block (the fallback when no tag has the date).
+_JSON_LD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{8,40})"')
 
 
 class Refused(IgnoreRequest):
@@ -356,7 +361,8 @@ class OutletSpider(Discovery, scrapy.Spider):
             found = parse_date(response.css(selector).get())
             if found is not None:
                 return found
-        return None
+        match = _JSON_LD_DATE.search(response.text[:200_000])
+        return parse_date(match.group(1)) if match else None
 
     def _record(self, response: Response, canonical: str, content_type: str) -> dict[str, Any]:
         meta = response.meta
