@@ -56,12 +56,37 @@ def story_types(members: list[Member]) -> list[str]:
     return sorted(chosen, key=lambda t: ranks.get(t, 99))
 
 
+#: Types that name an incident only with help: deaths alone (a crash, a murder), a state of
+#: emergency alone (a lockdown, floods), explosions or a ban alone in a story of an accident
+#: or an epidemic (a depot fire, "banning mass gatherings").
+WEAK_TYPES = frozenset({"killing", "state_of_emergency"})
+HAZARD_TYPES = frozenset({"killing", "state_of_emergency", "bombing", "ban"})
+#: A story is about an accident, disaster or epidemic when this share of its reports say so.
+HAZARD_SHARE = 0.5
+#: Actors that make deaths alone a security incident (a border guard killed; a gunman shot
+#: dead by police): security bodies and militant groups.
+SECURITY_ACTOR_TYPES = frozenset({"organization", "group"})
+
+
+def _weak(story: Story, types: list[str]) -> bool:
+    """True when the story's incident types do not make it a security incident."""
+    members = story.members
+    hazard = sum(1 for m in members if m.hazard) >= HAZARD_SHARE * len(members)
+    if hazard and set(types) <= HAZARD_TYPES:
+        return True
+    if set(types) <= WEAK_TYPES:
+        actors = {kind for m in members for kind in m.actors.values()}
+        return not actors & SECURITY_ACTOR_TYPES
+    return False
+
+
 def is_security(story: Story) -> bool:
     """True when the story is about security in Kazakhstan (it gets an incident record)."""
     members = story.members
     relevant = sum(1 for m in members if m.relevant)
     mean_score = sum(m.relevance for m in members) / len(members)
-    if not relevant or not story_types(members):
+    types = story_types(members)
+    if not relevant or not types or _weak(story, types):
         return False
     if relevant < RELEVANT_SHARE * len(members) and mean_score < MEAN_RELEVANCE:
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -59,6 +59,8 @@ class Member:
     terms: list[str]
     content_hash: str
     sketch: list[int]
+    names: list[str] = field(default_factory=list)
+    hazard: bool = False
 
     @classmethod
     def from_features(cls, f: Features) -> Member:
@@ -86,6 +88,8 @@ class Member:
             terms=sorted(f.terms),
             content_hash=f.content_hash,
             sketch=sketch(f.shingles),
+            names=list(f.names),
+            hazard=f.hazard,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +102,8 @@ class Member:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Member:
         """The member back from its stored form."""
-        values = dict(raw)
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}  # a later version's extra fields
         values["published"] = parse_time(values["published"])
         values["event_date"] = date.fromisoformat(values["event_date"])
         return cls(**values)
