@@ -361,9 +361,22 @@ def article_features(record: dict[str, Any]) -> Features:
         terms=terms(title, text),
         shingles=shingles(text),
         content_hash=str(record.get("content_hash") or _text_hash(text)),
-        stated_days=frozenset(m.value for m in mentions if m.precision == "day"),
+        stated_days=_named_days(mentions, dates.local_date(published)),
         names=tuple(names.name_keys(title, text) + names.number_keys(f"{title}\n{text}")),
         hazard=_hazard(sentences),
+    )
+
+
+def _named_days(mentions: list[dates.DateMention], published: date) -> frozenset[date]:
+    """The explicit days an article names that can still be its story's (up to the analysis
+    age before publication): a follow-up "on February 12 ... over the clashes of February
+    7-8" names its story's day beside its own."""
+    return frozenset(
+        m.value
+        for m in mentions
+        if m.precision == "day"
+        and m.explicit
+        and 0 <= (published - m.value).days <= dates.ANALYSIS_DAYS
     )
 
 

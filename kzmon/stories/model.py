@@ -28,6 +28,10 @@ STORY_ID_PREFIX = "s-"
 STORY_ID_HEX = 16
 
 
+#: Days named in one article kept on its member (a chronology names many).
+MAX_NAMED_DAYS = 8
+
+
 def story_id_for(doc_id: str) -> str:
     """The id of a story founded by an article: derived from its doc_id (reruns agree)."""
     return STORY_ID_PREFIX + doc_id[:STORY_ID_HEX]
@@ -61,6 +65,7 @@ class Member:
     sketch: list[int]
     names: list[str] = field(default_factory=list)
     hazard: bool = False
+    named_days: list[str] = field(default_factory=list)  # ISO days the text names
 
     @classmethod
     def from_features(cls, f: Features) -> Member:
@@ -90,6 +95,7 @@ class Member:
             sketch=sketch(f.shingles),
             names=list(f.names),
             hazard=f.hazard,
+            named_days=sorted(d.isoformat() for d in f.stated_days)[:MAX_NAMED_DAYS],
         )
 
     def to_dict(self) -> dict[str, Any]:

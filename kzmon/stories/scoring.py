@@ -110,6 +110,8 @@ def date_score(m: Member, p: Profile) -> float:
         distance = _distance(m.event_date, p.event_span)
         if distance <= STATED_SAME_DAYS:
             return 2.0
+        if _names_story_day(m, p):
+            return NAMED_DAY_SCORE
         if distance <= STATED_NEAR_DAYS:
             return 0.5
         return VETO
@@ -139,6 +141,18 @@ def _specific(weights: dict[str, float]) -> dict[str, float]:
         if info is None or info.kind != "country":
             out[ref] = weight
     return out
+
+
+#: A report dated otherwise that names one of the story's days (a follow-up: "on February 12
+#: police detained ... over the clashes of February 7-8").
+NAMED_DAY_SCORE = 1.0
+
+
+def _names_story_day(m: Member, p: Profile) -> bool:
+    if p.event_span is None or not m.named_days:
+        return False
+    lo, hi = p.event_span
+    return any(lo <= date.fromisoformat(d) <= hi for d in m.named_days)
 
 
 def abroad(weights: dict[str, float], main: str | None) -> str | None:
@@ -283,7 +297,8 @@ def type_score(m: Member, p: Profile) -> float:
         return 0.0
     shared = len(mine & theirs) / len(mine | theirs)
     if not shared and not ({FAMILIES[t] for t in mine} & {FAMILIES[t] for t in theirs}):
-        return -1.0
+        # arrests or a court days after an attack, naming its day, are its follow-up
+        return 0.0 if _names_story_day(m, p) else -1.0
     return min(1.0, 2.0 * shared)
 
 
