@@ -66,12 +66,16 @@ def index(enrich_out: dict[str, Any], run_id: str) -> dict[str, Any]:
     es = get_client()
     ensure_setup(es)
     result = index_batch_file(Path(enrich_out["articles_path"]), es=es, run_id=run_id)
-    if result.failed and not result.dead_lettered:
+    if result.failed > result.dead_lettered + result.unreadable:
         raise RuntimeError(f"{result.failed} documents failed and were not dead-lettered")
     return {
         "indexed": result.indexed,
         "index_failed": result.failed,
         "dead_lettered": result.dead_lettered,
+        "dead_letter_retry_failed": result.retry_failed,
+        "parked": result.parked,
+        "parked_total": result.parked_total,
+        "text_truncated": result.truncated,
         "doc_ids": len(result.doc_ids),
     }
 

@@ -1,10 +1,14 @@
 """Alert entries and the email that carries them (multipart text + HTML from Jinja2).
 
 Every string that comes from an article is untrusted: it is stripped of control characters
-(CR/LF included, for one-line fields), HTML-escaped by Jinja2's autoescaping in the HTML
-part, and the only markup we add ourselves is ``<mark>`` around highlighted terms, inserted
-*after* escaping (Elasticsearch marks them with control-character sentinels). Headers are
-built by `email.message.EmailMessage`, which refuses CR/LF in header values.
+(CR/LF included, for one-line fields) and of bidi controls and zero-width characters (which
+spoof titles and file names: `kzmon.textsafety`), HTML-escaped by Jinja2's autoescaping in
+the HTML part, and the only markup we add ourselves is ``<mark>`` around highlighted terms,
+inserted *after* escaping (Elasticsearch marks them with control-character sentinels). Both
+template environments strip invisible characters from every value they print, whatever the
+template; links keep them percent-encoded. Headers are built by `email.message.EmailMessage`,
+which refuses CR/LF in header values, and `textsafety.neutralise_message` cleans headers and
+attachment names of the finished message.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from markupsafe import Markup, escape
 
 from kzmon.alerts.query import MARK_END, MARK_START
 from kzmon.alerts.watchlists import Watchlist
+from kzmon.textsafety import neutralise_message, neutralise_url, strip_invisible
 
 LOGGER = logging.getLogger(__name__)
 
@@ -69,13 +74,14 @@ class Entry:
 
 
 def one_line(value: Any) -> str:
-    """An untrusted value as one line of plain text: no control characters, no CR/LF."""
-    text = _CONTROL.sub(" ", str(value or ""))
+    """An untrusted value as one line of plain text: no control, bidi or zero-width
+    characters, no CR/LF."""
+    text = _CONTROL.sub(" ", strip_invisible(str(value or "")))
     return _SPACE.sub(" ", text).strip()
 
 
 def _clean(value: str) -> str:
-    return _SPACE.sub(" ", _CONTROL.sub(" ", value))
+    return _SPACE.sub(" ", _CONTROL.sub(" ", strip_invisible(value)))
 
 
 def marked_html(fragment: str) -> Markup:
@@ -112,7 +118,7 @@ def marked_terms(fragments: list[str]) -> list[str]:
 
 def safe_url(value: Any) -> str:
     """An article link if it is http(s); anything else (``javascript:`` ...) becomes empty."""
-    url = one_line(value)
+    url = neutralise_url(_SPACE.sub(" ", _CONTROL.sub(" ", str(value or ""))).strip())
     return url if url.lower().startswith(("http://", "https://")) else ""
 
 
@@ -224,14 +230,25 @@ def update_subject(watchlist: Watchlist, entry: Entry) -> str:
     return one_line(f"{watchlist.name}: story grew: {entry.title[:80]} ({growth})")
 
 
+def visible(value: Any) -> Any:
+    """Jinja2 ``finalize``: every printed value without invisible characters (Markup stays
+    Markup: removing characters from escaped text cannot create markup)."""
+    if isinstance(value, Markup):
+        return Markup(strip_invisible(str(value)))
+    if isinstance(value, str):
+        return strip_invisible(value)
+    return value if value is None else strip_invisible(str(value))
+
+
 def _environments() -> tuple[Environment, Environment]:
     loader = FileSystemLoader(TEMPLATES_DIR)
     html = Environment(
         loader=loader,
         autoescape=select_autoescape(["html", "html.j2"], default=True),
         undefined=StrictUndefined,
+        finalize=visible,
     )
-    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, finalize=visible)
     return text, html
 
 
@@ -272,4 +289,4 @@ def build_message(
         msg["X-Kzmon-Story-Update"] = entries[0].story_id
     msg.set_content(text_env.get_template("alert.txt.j2").render(context))
     msg.add_alternative(html_env.get_template("alert.html.j2").render(context), subtype="html")
-    return msg
+    return neutralise_message(msg)

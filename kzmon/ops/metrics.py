@@ -29,6 +29,10 @@ RUN_COUNTERS = (
     "indexed",
     "index_failed",
     "dead_lettered",
+    "dead_letter_retry_failed",
+    "parked",
+    "parked_total",
+    "text_truncated",
     "relevant",
     "alerted",
 )
