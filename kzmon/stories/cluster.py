@@ -53,6 +53,10 @@ class StoryStore(Protocol):
         """Record that `absorbed` became part of `survivor`."""
         ...
 
+    def assigned(self, doc_id: str, story_id: str) -> None:
+        """Record that an article was placed in a story (again, for a rerun)."""
+        ...
+
 
 def candidate_keys(member: Member, lookup: bool = False) -> list[str]:
     """The index keys of an article: its places, regions, groups/people, copy hash.
@@ -137,6 +141,9 @@ class MemoryStore:
                 for bucket in buckets:
                     self._index.setdefault((key, bucket), set()).add(story.id)
 
+    def assigned(self, doc_id: str, story_id: str) -> None:
+        """Membership is kept by `save`."""
+
     def merged(self, survivor: Story, absorbed: Story) -> None:
         """Forget the absorbed story; its id resolves to the survivor."""
         self.stories.pop(absorbed.id, None)
@@ -167,16 +174,19 @@ class Clusterer:
         if existing is not None:
             existing.add(member)
             self.store.save(existing)
+            self.store.assigned(member.doc_id, existing.id)
             return Assignment(member.doc_id, existing.id, created=False)
         scored = self._scored(member)
         if not scored or scored[0][0] < JOIN_SCORE:
             story = Story(id=story_id_for(member.doc_id), members=[member])
             self.store.save(story)
+            self.store.assigned(member.doc_id, story.id)
             return Assignment(member.doc_id, story.id, created=True)
         best = scored[0][1]
         best.add(member)
         merged = self._merge_bridged(best, [s for value, s in scored[1:] if value >= MERGE_SCORE])
         self.store.save(merged[0])
+        self.store.assigned(member.doc_id, merged[0].id)
         return Assignment(member.doc_id, merged[0].id, False, tuple(s.id for s in merged[1:]))
 
     def _scored(self, member: Member) -> list[tuple[float, Story]]:
