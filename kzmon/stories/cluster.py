@@ -32,6 +32,9 @@ EVENT_WINDOW_DAYS = 3
 BUCKET_DAYS = 7
 #: Title/lead terms used as index keys.
 TERM_KEYS = 16
+#: Name keys (kzmon.stories.names) used as index keys: reports in other languages of a story
+#: the taxonomy has no id for (a plane crash, a tennis final) are found through them.
+NAME_KEYS = 6
 
 
 class StoryStore(Protocol):
@@ -59,7 +62,7 @@ class StoryStore(Protocol):
 
 
 def candidate_keys(member: Member, lookup: bool = False) -> list[str]:
-    """The index keys of an article: its places, regions, groups/people, copy hash.
+    """The index keys of an article: its places, regions, groups/people, copy hash, names.
 
     Articles that name no place and no actor are filed under their title/lead terms too;
     `lookup` keys always include the terms, so that such stories are found.
@@ -70,6 +73,7 @@ def candidate_keys(member: Member, lookup: bool = False) -> list[str]:
     if member.content_hash:
         keys.append(f"h:{member.content_hash}")
     keys += [f"k:{value}" for value in member.sketch[:4]]
+    keys += [f"n:{name}" for name in member.names if not name.startswith("#")][:NAME_KEYS]
     if lookup or (not member.place_weights and not member.actors):
         keys += [f"t:{member.language}:{term}" for term in member.terms[:TERM_KEYS]]
     return keys

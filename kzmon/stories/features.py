@@ -158,6 +158,25 @@ class Sentences:
     texts: list[str]
     starts: list[int]  # offset of each text sentence in the text (-1 for the title)
     background: list[bool]
+    _found: list[dict[str, list[int]]] | None = None
+
+    def places(self) -> list[dict[str, list[int]]]:
+        """The taxonomy's mentions in each sentence (``id -> positions``), scanned once."""
+        if self._found is None:
+            from enrich.tagging import get_tagger
+
+            matcher = get_tagger().matcher
+            self._found = [matcher.scan(t).positions if t else {} for t in self.texts]
+        return self._found
+
+    def found_in(self, sentence: str) -> dict[str, list[int]]:
+        """The mentions of one of the sentences (scanned now if it is not one of them)."""
+        for text, found in zip(self.texts, self.places(), strict=True):
+            if text == sentence:
+                return found
+        from enrich.tagging import get_tagger
+
+        return get_tagger().matcher.scan(sentence).positions
 
 
 def split_sentences(title: str, text: str) -> tuple[list[str], list[int]]:
@@ -228,14 +247,8 @@ def _sentence_weight(index: int) -> float:
 
 def _place_mentions(sentences: Sentences, accepted: set[str]) -> list[tuple[int, int, str]]:
     """(sentence index, position, place id) of every mention of an accepted place."""
-    from enrich.tagging import get_tagger
-
-    matcher = get_tagger().matcher
     out = []
-    for index, sentence in enumerate(sentences.texts):
-        if not sentence:
-            continue
-        found = matcher.scan(sentence).positions
+    for index, found in enumerate(sentences.places()):
         for ref in accepted.intersection(found):
             out += [(index, pos, ref) for pos in found[ref]]
     return sorted(out)
@@ -396,15 +409,12 @@ def _background_test(main: str | None, sentences: Sentences) -> Callable[[str], 
     if info is None or info.country != KZ:
         return lambda sentence: sentence in flagged
     home = info.admin1 or info.id
-    from enrich.tagging import get_tagger
-
-    matcher = get_tagger().matcher
 
     def is_background(sentence: str) -> bool:
         if sentence in flagged:
             return True
         regions = set()
-        for ref in matcher.scan(sentence).mentions:
+        for ref in sentences.found_in(sentence):
             other = place_info(ref)
             if other is not None and other.country == KZ:
                 regions.add(other.admin1 or other.id)

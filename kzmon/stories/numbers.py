@@ -223,7 +223,8 @@ def sentence_counts(sentence: str, language: str = "") -> dict[str, list[Count]]
     """
     raw = _TOKEN.findall(mask_dates(sentence))
     tokens = _with_indefinite_ones([t.lower() for t in raw])
-    spans = [s for s in _number_spans(tokens, language) if not _is_name(raw, s[0])]
+    headline = _headline_case(raw)
+    spans = [s for s in _number_spans(tokens, language) if headline or not _is_name(raw, s[0])]
     links: dict[int, tuple[int, str, int]] = {}  # number start -> (distance, kind, value)
     for kind in KINDS:
         t = 0
@@ -266,6 +267,18 @@ def mask_dates(sentence: str) -> str:
     for start, end in spans:
         chars[start:end] = " " * (end - start)
     return "".join(chars)
+
+
+#: A sentence with at least this share of capitalised words is a headline ("Gunman Kills
+#: Seven"): its capitals say nothing about names.
+HEADLINE_SHARE = 0.6
+
+
+def _headline_case(raw: list[str]) -> bool:
+    words = [t for t in raw if t[:1].isalpha()]
+    return len(words) >= 3 and sum(1 for t in words if t[0].isupper()) >= HEADLINE_SHARE * len(
+        words
+    )
 
 
 def _is_name(raw: list[str], i: int) -> bool:
@@ -488,9 +501,10 @@ def article_counts(
     for sentence in [title, *_SENTENCE.split(text or "")]:
         if not sentence or _other_year(sentence, event_year):
             continue
-        if background is not None and background(sentence):
+        found = sentence_counts(sentence, language)
+        if not any(found.values()) or (background is not None and background(sentence)):
             continue
-        for kind, counts in sentence_counts(sentence, language).items():
+        for kind, counts in found.items():
             for count in counts:
                 if _better(count, best[kind]):
                     best[kind] = count

@@ -374,7 +374,7 @@ def is_copy(m: Member, story: Story) -> bool:
 
 
 def _time_penalty(m: Member, p: Profile, date_evidence: float) -> float:
-    if date_evidence >= 1.5:
+    if date_evidence >= 1.5 or _names_story_day(m, p):
         return 0.0
     lo, hi = p.pub_span
     days = _distance(m.pub_day, (lo, hi))

@@ -450,6 +450,7 @@ def get_story(story_id: str, es: Elasticsearch | None = None) -> dict[str, Any] 
             return None
         source = dict(es.get(index=stories_alias(), id=current)["_source"])
         members = source.pop("members", [])
+        source.pop("rest", None)  # the folded reports' tally: counts, not for reading
         source["articles"] = [
             {k: m.get(k) for k in ("doc_id", "url", "outlet", "language", "published", "title")}
             for m in members

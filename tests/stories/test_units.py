@@ -324,3 +324,58 @@ def test_accidents_and_lockdowns_get_no_incident_record() -> None:
         ["armed_attack", "killing"],
     )
     assert build_incident(Story(id="s-3", members=[shooting])) is not None
+
+
+def _member(title: str, text: str, published: str, types: list[str]):
+    from kzmon.stories.model import Member
+
+    m = Member.from_features(_features(title, text, published))
+    m.types = types
+    return m
+
+
+def test_another_town_of_the_region_on_another_day_is_another_incident() -> None:
+    from kzmon.stories.model import Story
+    from kzmon.stories.scoring import JOIN_SCORE, score
+
+    first = _member(
+        "В Бейнеу полицейские застрелили мужчину",
+        "В воскресенье в поселке Бейнеу Мангистауской области полицейские застрелили мужчину.",
+        "2023-07-02T20:00:00+06:00",
+        ["armed_attack", "killing"],
+    )
+    story = Story(id="s-a", members=[first])
+    other = _member(
+        "В Актау мужчина с ножом напал на полицейских",
+        "В понедельник в Актау мужчина с ножом напал на двух полицейских. Оба ранены. "
+        "Накануне в Бейнеу полицейские застрелили мужчину.",
+        "2023-07-03T19:00:00+06:00",
+        ["armed_attack"],
+    )
+    same = _member(
+        "Бейнеуде полиция ер адамды атып өлтірді",
+        "Маңғыстау облысы Бейнеу кентінде жексенбі күні полиция ер адамды атып өлтірді.",
+        "2023-07-03T10:00:00+06:00",
+        ["armed_attack", "killing"],
+    )
+    assert score(other, story) < JOIN_SCORE <= score(same, story)
+
+
+def test_a_follow_up_naming_the_story_day_joins() -> None:
+    from kzmon.stories.model import Story
+    from kzmon.stories.scoring import JOIN_SCORE, score
+
+    attack = _member(
+        "В Павлодаре мужчина открыл стрельбу на рынке",
+        "В пятницу на центральном рынке Павлодара мужчина открыл стрельбу. Погибли два человека.",
+        "2025-05-16T15:00:00+05:00",
+        ["armed_attack", "killing"],
+    )
+    follow_up = _member(
+        "В Павлодаре арестован владелец ружья, из которого стреляли на рынке",
+        "Суд в Павлодаре 20 мая санкционировал арест владельца ружья, из которого 16 мая был "
+        "открыт огонь на центральном рынке.",
+        "2025-05-21T15:00:00+05:00",
+        ["arrest", "trial"],
+    )
+    assert score(follow_up, Story(id="s-p", members=[attack])) >= JOIN_SCORE
