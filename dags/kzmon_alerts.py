@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 
-from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_args, run_time
+from kzmon.orchestration import (
+    ARTICLES_ASSET,
+    START_DATE,
+    TIMEOUTS,
+    active_dag_args,
+    default_args,
+    run_time,
+)
 
 
 @dag(
@@ -20,6 +27,7 @@ from kzmon.orchestration import ARTICLES_ASSET, START_DATE, TIMEOUTS, default_ar
     max_active_runs=1,
     tags=["kzmon", "alerts"],
     default_args=default_args(),
+    **active_dag_args(),
 )
 def kzmon_alerts() -> None:
     """Stories, immediate watchlists, then due digests, then the counts to the ops index."""

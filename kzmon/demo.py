@@ -1,4 +1,8 @@
-"""`make demo`: run the pipeline once end to end through the Airflow DAGs and summarise it.
+"""`make demo`: the quick path — run the pipeline once end to end through the Airflow DAGs.
+
+No scheduler: every DAG runs with ``airflow dags test`` on a SQLite metadata DB, one after the
+other, in a few minutes. Production mode — the real scheduler on PostgreSQL, the UI — is
+`make up` (README "Run it like production").
 
 The Makefile has already started the local Elasticsearch node and SMTP server. This module
 starts the offline replay of the outlets, prepares AIRFLOW_HOME under the state folder
@@ -23,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kzmon.settings import REPO_ROOT, Settings, get_settings
+from kzmon.settings import Settings, get_settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -31,25 +35,24 @@ SAMPLE_QUERY = ["Jund al-Khilafah", "--relevant", "--size", "5"]
 
 
 def airflow_env(settings: Settings, extra: dict[str, str]) -> dict[str, str]:
-    """Environment for the local Airflow: AIRFLOW_HOME under .state, SQLite, our dags/."""
+    """Environment for the quick path: AIRFLOW_HOME under .state, SQLite, our dags/.
+
+    SQLite is fine here: ``airflow dags test`` runs one DAG at a time, in this process's child,
+    without a scheduler. Production mode (`make up`) refuses it.
+    """
+    from kzmon.localstack.airflow_components import base_env
+
     home = settings.state_dir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    smtp_conn = {
-        "conn_type": "smtp",
-        "host": settings.smtp_host,
-        "port": settings.smtp_port,
-        "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 10, "retry_limit": 2},
-    }
-    return {
-        **os.environ,
-        **extra,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_conn),
-        "ES_URL": settings.es_url,
-    }
+    db_url = f"sqlite:///{home / 'airflow.db'}"
+    env = base_env(
+        home,
+        db_url,
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        es_url=settings.es_url,
+    )
+    return {**os.environ, **extra, **env}
 
 
 def _airflow(env: dict[str, str], *args: str) -> None:
@@ -165,6 +168,11 @@ def main() -> int:
     from spiders.replay.server import start_replay, stop_replay
 
     settings = get_settings()
+    print(
+        "make demo: the quick path (airflow dags test on SQLite, no scheduler); "
+        "`make up` runs the real scheduler on PostgreSQL",
+        flush=True,
+    )
     demo_dir = settings.state_dir / "demo"
     mailbox = settings.state_dir / "smtp" / "mailbox"
     mailbox.mkdir(parents=True, exist_ok=True)
@@ -199,6 +207,7 @@ def main() -> int:
         "outlets": outlets,
         "es_url": settings.es_url,
         "mailbox": str(mailbox),
+        "mode": "quick path: airflow dags test on SQLite (production mode: make up)",
     }
     print(json.dumps(summary, ensure_ascii=False))
     return 0

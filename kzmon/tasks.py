@@ -89,16 +89,27 @@ def record_run(
 ) -> dict[str, Any]:
     """Write the run's counts (crawl, enrich, index, alerts) to the ops index.
 
-    ``at`` is the run's data-interval end (ISO), so a rerun writes the same document.
+    ``at`` is the moment the run stands for (`kzmon.orchestration.run_time`: its data-interval
+    end, else when it was due), so a rerun writes the same document and the health DAG, which
+    judges "as of" its own run time, sees the runs that came before it.
     """
     from kzmon.es import get_client
+    from kzmon.ops.metrics import parse_at
     from kzmon.ops.metrics import record_run as write
 
     counts: dict[str, Any] = {}
     for part in parts:
         counts.update(part.get("counts", {}))
         counts.update({k: v for k, v in part.items() if isinstance(v, int)})
-    return write(get_client(), dag_id=dag_id, run_id=run_id, outlet=outlet, counts=counts)["counts"]
+    doc = write(
+        get_client(),
+        dag_id=dag_id,
+        run_id=run_id,
+        outlet=outlet,
+        counts=counts,
+        at=parse_at(at),
+    )
+    return doc["counts"]
 
 
 def assign_stories() -> dict[str, Any]:
@@ -136,8 +147,12 @@ def retag_if_needed() -> dict[str, Any]:
     """Re-tag the archive into a new index version when the taxonomy version changed."""
     from kzmon.es import get_client
     from kzmon.indexer.retag import needs_retag, retag
+    from kzmon.indexer.setup import ensure_setup
 
     es = get_client()
+    # Under a scheduler this daily DAG starts with the others, before any article index
+    # exists: set it up (idempotent, as the index task does) instead of failing on a 404.
+    ensure_setup(es)
     if not needs_retag(es):
         LOGGER.info("every indexed article carries the current taxonomy version")
         return {"retagged": False}
@@ -158,9 +173,10 @@ def health(now: str | None = None) -> dict[str, Any]:
     """Assess every outlet and the cluster, record it; mail ops about outlets newly in trouble."""
     from kzmon.es import get_client
     from kzmon.ops import health as ops_health
+    from kzmon.ops.metrics import parse_at
     from spiders.registry import load_outlets
 
-    when = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    when = parse_at(now) or datetime.now(UTC)
     es = get_client()
     outlets = [(o.id, float(o.expected_cadence_hours)) for o in load_outlets()]
     report = ops_health.assess(es, outlets, now=when)

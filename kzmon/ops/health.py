@@ -37,6 +37,8 @@ RATE_WINDOW = timedelta(hours=24)
 JUMP_MIN_RATE = 0.5
 JUMP_FACTOR = 2.0
 JUMP_FLOOR = 0.1
+#: Status of an outlet with no recorded run yet (not a problem: no mail).
+PENDING = "pending"
 
 
 @dataclass
@@ -175,8 +177,10 @@ def assess_outlet(
                 f"quiet: no new article for {health.hours_since_last_article:.1f} h "
                 f"(usual cadence {expected_cadence_hours:g} h)"
             )
-    else:
+    elif runs:
         health.problems.append("quiet: no new article seen yet")
+    else:
+        health.status = PENDING
     health.runs = len(runs)
     totals: dict[str, int] = {}
     for counts in runs:
@@ -243,7 +247,7 @@ def record(es: Elasticsearch, report: HealthReport) -> list[OutletHealth]:
     newly_bad = []
     for outlet in report.outlets:
         previous = _previous_status(es, outlet.outlet, report.at)
-        if outlet.status != "ok" and previous != outlet.status:
+        if outlet.status not in {"ok", PENDING} and previous != outlet.status:
             newly_bad.append(outlet)
         doc = {
             "kind": "health",
