@@ -12,7 +12,7 @@ UV_VERSION := 0.13.8
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
         demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts \
-        bench-stories system-packages up down status
+        bench-stories system-packages up down status bench-crawl-real
 
 help:
 	@echo "make demo    - the quick path: install, start Elasticsearch + SMTP, run every DAG once"
@@ -22,6 +22,7 @@ help:
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
 	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories"
+	@echo "make bench-crawl-real (discovery on the real RFE/RL sitemaps in ../shared)"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
 # own small venv so that `uv sync` never removes it.
@@ -105,6 +106,9 @@ bench-tag: install
 
 bench-crawl: install
 	$(PY) -m benchmarks.crawl
+
+bench-crawl-real: install
+	$(PY) -m benchmarks.crawl --real
 
 bench-index: install
 	$(PY) -m benchmarks.index

@@ -10,6 +10,17 @@ start-up excluded; wall time including it is shown apart). Prints medians
 over the repeats, the ratio, and peak memory (max RSS of the crawl processes).
 
     python -m benchmarks.crawl [--repeats 3]
+
+``--real`` measures discovery on the real RFE/RL and Azattyq sitemaps instead (issue 18):
+a replay serves ``../shared/outlets/feeds/rferl-full`` like a static server (synthetic article
+pages) and, per outlet, the benchmark runs a first incremental crawl (articles scheduled,
+sitemaps read, peak RSS), a backfill of the whole archive capped at ``--cap`` pages (which of
+the ``_news``/``_latest`` articles it fetched: the trial before this change fetched 0 of 11
+and 2 of 216 in a run cut at 2,700 pages), and the backfill's discovery alone (one page, so
+its peak RSS is what holding the whole archive costs). The baseline beside our RSS is a bare
+Scrapy process that downloads the same sitemaps and keeps nothing.
+
+    python -m benchmarks.crawl --real [--cap 2700] [--outlets azattyq_kk]
 """
 
 from __future__ import annotations
@@ -18,7 +29,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +38,7 @@ from pathlib import Path
 
 import scrapy
 
+from spiders.batch import peak_rss_kib
 from spiders.registry import load_outlets
 from spiders.replay.server import read_requests, start_replay, stop_replay
 from spiders.run import crawl
@@ -86,7 +97,7 @@ def _bare_main(urls_file: Path) -> int:
             {
                 "elapsed_s": time.monotonic() - started,
                 "responses": crawler.stats.get_value("downloader/response_count", 0),
-                "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "peak_rss_kib": peak_rss_kib(),
             }
         )
     )
@@ -175,14 +186,131 @@ def _median(rows: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in rows)
 
 
+REAL_OUTLETS = ("rferl", "azattyq_kk", "azattyq_ru")
+
+
+def _recent_urls(full: Path, host: str) -> dict[str, set[str]]:
+    """Canonical URLs of the host's _news and _latest sitemaps."""
+    import gzip
+    import re
+
+    from spiders.canonical import canonicalize
+
+    out = {}
+    for kind in ("news", "latest"):
+        [path] = (full / host).glob(f"sitemap_*_{kind}.xml.gz")
+        locs = re.findall(rb"<loc>([^<]+)</loc>", gzip.decompress(path.read_bytes()))
+        out[kind] = {canonicalize(loc.decode()) for loc in locs}
+    return out
+
+
+def _sitemap_urls(replay_dir: Path, before: int, host: str) -> list[str]:
+    return [
+        r["url"]
+        for r in read_requests(replay_dir)[before:]
+        if host in r["url"] and ".xml" in r["url"]
+    ]
+
+
+def _real_outlet(outlet_id: str, work: Path, replay, full: Path, cap: int) -> dict:
+    """The three crawls of one outlet (see the module docstring) and the bare baseline."""
+    from spiders.registry import get_outlet
+
+    host = get_outlet(outlet_id).host
+    replay_dir = work / "replay"
+    before = len(read_requests(replay_dir))
+    first = crawl(outlet_id, run_id="first", data_dir=work / outlet_id / "inc", overrides=NO_DELAYS)
+    sitemaps = _sitemap_urls(replay_dir, before, host)
+    pages = {
+        json.loads(line)["canonical_url"] for line in first.pages_path.read_text().splitlines()
+    }
+    capped = crawl(
+        outlet_id,
+        run_id="capped",
+        mode="backfill",
+        since=None,
+        until=None,
+        data_dir=work / outlet_id / "capped",
+        overrides={**NO_DELAYS, "KZMON_MAX_PAGES": cap},
+    )
+    fetched = {
+        json.loads(line)["canonical_url"] for line in capped.pages_path.read_text().splitlines()
+    }
+    discovery = crawl(
+        outlet_id,
+        run_id="archive",
+        mode="backfill",
+        data_dir=work / outlet_id / "archive",
+        overrides={**NO_DELAYS, "KZMON_MAX_PAGES": 1},
+    )
+    before = len(read_requests(replay_dir))
+    bare = _bare([replay_url_for(u, replay.url) for u in sitemaps], work, replay_dir)
+    recent = _recent_urls(full, host)
+    counts = first.summary["counts"]
+    return {
+        "outlet": outlet_id,
+        "first_run_articles_scheduled": counts["requested"],
+        "first_run_discovered": counts["discovered"],
+        "first_run_sitemaps_read": len(sitemaps),
+        "first_run_news_fetched": f"{len(recent['news'] & pages)}/{len(recent['news'])}",
+        "first_run_latest_fetched": f"{len(recent['latest'] & pages)}/{len(recent['latest'])}",
+        "first_run_peak_rss_mib": round(first.summary["perf"]["peak_rss_kib"] / 1024, 1),
+        "bare_sitemaps_peak_rss_mib": round(bare["peak_rss_kib"] / 1024, 1),
+        "capped_backfill_pages": len(fetched),
+        "capped_backfill_peak_rss_mib": round(capped.summary["perf"]["peak_rss_kib"] / 1024, 1),
+        "capped_news_fetched": f"{len(recent['news'] & fetched)}/{len(recent['news'])}",
+        "capped_latest_fetched": f"{len(recent['latest'] & fetched)}/{len(recent['latest'])}",
+        "archive_urls_discovered": discovery.summary["counts"]["discovered"],
+        "archive_discovery_peak_rss_mib": round(
+            discovery.summary["perf"]["peak_rss_kib"] / 1024, 1
+        ),
+        "archive_discovery_s": discovery.summary["perf"]["elapsed_s"],
+    }
+
+
+def real_main(cap: int, outlet_ids: list[str]) -> int:
+    """``--real``: the figures of issue 18 on the real sitemaps; prints a table and JSON."""
+    from spiders.replay.site import default_shared_dir
+
+    full = default_shared_dir() / "outlets" / "feeds" / "rferl-full"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kzmon-bench-real-") as tmp:
+        work = Path(tmp)
+        replay = start_replay(work / "replay", static_dirs=[full], no_delay=True)
+        previous = os.environ.get("KZMON_REPLAY_URL")
+        os.environ["KZMON_REPLAY_URL"] = replay.url
+        try:
+            rows = [_real_outlet(oid, work, replay, full, cap) for oid in outlet_ids]
+        finally:
+            stop_replay(work / "replay")
+            if previous is None:
+                os.environ.pop("KZMON_REPLAY_URL", None)
+            else:
+                os.environ["KZMON_REPLAY_URL"] = previous
+    print(f"discovery on the real sitemaps (../shared/outlets/feeds/rferl-full), cap {cap}")
+    for row in rows:
+        print(f"  {row['outlet']}:")
+        for key, value in row.items():
+            if key != "outlet":
+                print(f"    {key:34} {value}")
+    print(json.dumps(rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its report (and one JSON line)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.crawl")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--real", action="store_true", help="the real RFE/RL sitemaps")
+    parser.add_argument("--cap", type=int, default=2700, help="pages of the capped run (--real)")
+    parser.add_argument("--outlets", nargs="*", default=list(REAL_OUTLETS))
     parser.add_argument("--bare", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare:
         return _bare_main(args.bare)
+    if args.real:
+        logging.basicConfig(level=logging.WARNING)
+        return real_main(args.cap, args.outlets)
     logging.basicConfig(level=logging.WARNING)
     ours_runs, bare_runs = [], []
     for _ in range(args.repeats):

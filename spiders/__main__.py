@@ -13,12 +13,19 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kzmon.settings import get_settings
-from spiders.registry import load_outlets
+from spiders.batch import run_dir_for, validate_run_id, write_summary
+from spiders.registry import get_outlet, load_outlets
+from spiders.state import CorruptStateError, CrawlState, open_checked, state_path
 
 LOGGER = logging.getLogger(__name__)
+
+#: Finish reasons after which a run's batch is complete and its pages are committed (a run cut
+#: at its time limit has handled, and recorded, every URL it took on).
+COMMITTED_REASONS = ("finished", "closespider_timeout")
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -34,30 +41,74 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def run_crawl(args: argparse.Namespace) -> int:
-    """Run one crawl in this process (Twisted's reactor: once per process)."""
+    """Run one crawl in this process (Twisted's reactor: once per process).
+
+    Exit status: 0 when the crawl finished (or stopped at its time limit) and its pages were
+    committed to the crawl state; 1 when it did not finish (nothing committed: a later run
+    picks its pages up); 2 for a bad run id; 3 when the crawl state was corrupt (moved aside
+    and rebuilt: run again).
+    """
     from scrapy.crawler import CrawlerProcess
 
-    from spiders.batch import run_dir_for
     from spiders.crawl_settings import scrapy_settings
-    from spiders.registry import get_outlet
     from spiders.spider import OutletSpider
-    from spiders.state import state_path
 
+    try:
+        validate_run_id(args.run_id)
+    except ValueError as exc:
+        print(f"kzmon crawl: {exc}", file=sys.stderr)
+        return 2
     outlet = get_outlet(args.outlet)
     data_dir = args.data_dir or get_settings().data_dir
-    process = CrawlerProcess(scrapy_settings(outlet, _overrides(args.set)))
+    run_dir = run_dir_for(data_dir, outlet.id, args.run_id)
+    path = state_path(data_dir, outlet.id)
+    try:
+        open_checked(path, data_dir, outlet.id).close()
+    except CorruptStateError as exc:
+        print(f"kzmon crawl: {exc}", file=sys.stderr)
+        return 3
+    summary_path = run_dir / "summary.json"
+    summary_path.unlink(missing_ok=True)
+    process = CrawlerProcess(scrapy_settings(outlet, _overrides(args.set), mode=args.mode))
     process.crawl(
         OutletSpider,
         outlet_id=outlet.id,
-        run_dir=str(run_dir_for(data_dir, outlet.id, args.run_id)),
-        state_path=str(state_path(data_dir, outlet.id)),
+        run_dir=str(run_dir),
+        state_path=str(path),
         run_id=args.run_id,
         mode=args.mode,
         since=args.since,
         until=args.until,
     )
     process.start()
-    return 0
+    return _commit(summary_path, CrawlState(path), args.run_id)
+
+
+def _commit(summary_path: Path, state: CrawlState, run_id: str) -> int:
+    """Commit a finished run's pages to the crawl state (the batch is complete on disk)."""
+    try:
+        if not summary_path.exists():
+            print("kzmon crawl: the crawl wrote no summary (see the log above)", file=sys.stderr)
+            state.end_run(run_id, "failed")
+            return 1
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        reason = summary.get("perf", {}).get("finish_reason")
+        if reason not in COMMITTED_REASONS:
+            print(
+                f"kzmon crawl: the crawl stopped ({reason}); its pages are not committed and"
+                " the next run fetches them again",
+                file=sys.stderr,
+            )
+            state.end_run(run_id, "interrupted")
+            return 1
+        applied = state.commit_run(run_id)
+        summary["committed"] = True
+        summary["committed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        summary["committed_records"] = applied
+        write_summary(summary_path, summary)
+        return 0
+    finally:
+        state.close()
 
 
 def main(argv: list[str] | None = None) -> int:

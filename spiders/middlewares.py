@@ -1,13 +1,18 @@
-"""Downloader middlewares: the raw WARC archive and retries that honour Retry-After."""
+"""Downloader middlewares (the raw WARC archive, retries that honour Retry-After) and the
+redirect guard the spider applies to every redirected request before it is scheduled."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 import uuid
+from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from io import BytesIO
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -18,6 +23,61 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 LOGGER = logging.getLogger(__name__)
+
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+def is_private_host(host: str | None) -> bool:
+    """True for loopback, private, link-local and other non-public addresses and names.
+
+    Also catches the spellings resolvers accept for them: ``127.1``, ``2130706433``,
+    ``0x7f000001``, ``[::1]``, ``[::ffff:127.0.0.1]``, ``*.localhost``.
+    """
+    if not host:
+        return True
+    name = host.strip("[]").rstrip(".").lower()
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(name))  # 127.1, 2130706433, 0x7f..
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global
+
+
+def redirect_refusal(
+    target: str,
+    chain: Sequence[str],
+    *,
+    owns_url: Any,
+    max_length: int,
+    canonical: Any,
+) -> tuple[str, str] | None:
+    """(kind, detail) when a redirect to ``target`` must not be followed, else None.
+
+    ``chain`` holds the URLs already visited (first request first); ``owns_url`` says whether
+    a URL is the outlet's; ``canonical`` maps a URL to its canonical form (loop detection).
+    """
+    scheme = urlsplit(target).scheme.lower()
+    origin = chain[0] if chain else ""
+    if scheme not in ("http", "https"):
+        return "bad_redirect", f"redirect from {origin} to a {scheme or 'relative'}: URL"
+    if len(target) > max_length:
+        return "url_too_long", f"redirect to a URL of {len(target)} characters"
+    host = urlsplit(target).hostname
+    if is_private_host(host):
+        return "private_redirect", f"redirect to a non-public address ({host})"
+    if not owns_url(target):
+        return "offsite_redirect", f"redirect to {host}, outside the outlet"
+    seen = {canonical(url) for url in chain}
+    if canonical(target) in seen:
+        return "redirect_loop", f"redirect back to {target} after {len(chain)} hops"
+    return None
 
 
 def retry_delay(retry_after: bytes | str | None, retries: int, base: float, cap: float) -> float:

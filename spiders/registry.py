@@ -2,11 +2,14 @@
 
 Every other part of the crawl stage (the spider, the replay, the Airflow DAG factory, the
 health checks) reads outlets from here, so the YAML file is the one source of truth.
+``KZMON_EXTRA_OUTLETS`` (paths separated by ``:``) adds entries from further files of the same
+format: the tests' hostile outlet, or an outlet being tried out before it joins the registry.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -39,10 +42,41 @@ class FeedSource(_Source):
     modes: tuple[Mode, ...] = ("incremental",)
 
 
+#: What a sitemap holds, which decides when a crawl reads it (docs/crawl.md):
+#: ``news``/``latest`` every incremental run; ``videos`` every run, entries newer than its
+#: watermark; ``archive`` only when its lastmod moved (or in backfill); ``sections`` never
+#: (section pages are not articles); ``index`` a sitemap index whose children are classified
+#: by `SitemapSource.children`; ``auto`` (the default) decides from the document: an index is
+#: classified, a urlset is read every run like ``latest``.
+SitemapRole = Literal["auto", "index", "news", "latest", "videos", "archive", "sections"]
+
+
+class ChildRule(BaseModel):
+    """Gives a sitemap index's children whose URL matches ``pattern`` (regex) a role."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: str
+    role: Literal["news", "latest", "videos", "archive", "sections"]
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+
 class SitemapSource(_Source):
     """A sitemap index or urlset (news, monthly or archive parts; gzip allowed)."""
 
     url: str
+    role: SitemapRole = "auto"
+    children: tuple[ChildRule, ...] = ()
+
+    @property
+    def child_rules(self) -> tuple[tuple[str, str], ...]:
+        """(pattern, role) pairs for `spiders.sitemaps.classify_child`."""
+        return tuple((rule.pattern, rule.role) for rule in self.children)
 
 
 class ListingSource(_Source):
@@ -76,6 +110,14 @@ class Outlet(BaseModel):
     download_delay: float = 1.0
     listing_max_pages: int = 2
     backfill_max_pages: int = 50
+    #: On the first read of a video sitemap (no watermark yet), an incremental run takes the
+    #: entries this many days older than its newest one (later runs: what is newer).
+    incremental_lookback_days: float = 3
+    #: Backfill entries without a reliable date: ``fetch`` (date them from the page) or
+    #: ``skip`` (recorded as ``undated``).
+    backfill_undated: Literal["fetch", "skip"] = "fetch"
+    #: Articles fetched per run at most (None: the KZMON_CRAWL_MAX_PAGES / _BACKFILL_ limit).
+    max_pages_per_run: int | None = None
     article_patterns: tuple[str, ...]
     feeds: tuple[FeedSource, ...] = ()
     sitemaps: tuple[SitemapSource, ...] = ()
@@ -104,20 +146,26 @@ class Outlet(BaseModel):
         return (urlsplit(url).hostname or "") in self.allowed_domains
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _load(path: Path) -> tuple[Outlet, ...]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     defaults = raw.get("defaults", {})
-    outlets = tuple(Outlet(**{**defaults, **entry}) for entry in raw["outlets"])
-    ids = [outlet.id for outlet in outlets]
-    if len(ids) != len(set(ids)):
-        raise ValueError(f"duplicate outlet ids in {path}: {ids}")
-    return outlets
+    return tuple(Outlet(**{**defaults, **entry}) for entry in raw["outlets"])
+
+
+def _extra_paths() -> list[Path]:
+    raw = os.environ.get("KZMON_EXTRA_OUTLETS", "").strip()
+    return [Path(part) for part in raw.split(os.pathsep) if part.strip()]
 
 
 def load_outlets(path: Path | None = None) -> list[Outlet]:
-    """Every outlet of the registry, in file order."""
-    return list(_load(path or REGISTRY_PATH))
+    """Every outlet of the registry, in file order (then those of KZMON_EXTRA_OUTLETS)."""
+    paths = [path] if path else [REGISTRY_PATH, *_extra_paths()]
+    outlets = [outlet for one in paths for outlet in _load(Path(one).resolve())]
+    ids = [outlet.id for outlet in outlets]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"duplicate outlet ids in {paths}: {ids}")
+    return outlets
 
 
 def get_outlet(outlet_id: str, path: Path | None = None) -> Outlet:

@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from kzmon.settings import REPO_ROOT, get_settings
-from spiders.batch import run_dir_for
+from spiders.batch import run_dir_for, validate_run_id
+from spiders.crawl_settings import crawl_limits
 from spiders.registry import get_outlet
 
 LOGGER = logging.getLogger(__name__)
 
-#: A crawl that runs longer than this is killed (seconds); backfills of big archives can take
-#: hours on the live sites with polite delays.
-DEFAULT_TIMEOUT_S = 6 * 3600
+#: Seconds a crawl subprocess may take beyond its own time limit (KZMON_CRAWL_MAX_SECONDS /
+#: KZMON_BACKFILL_MAX_SECONDS, after which it closes itself and records what was left) before
+#: it is killed: closing takes seconds; the sum stays inside the Airflow task's timeout.
+TIMEOUT_MARGIN_S = 120
 
 
 @dataclass(frozen=True)
@@ -69,16 +71,21 @@ def crawl(
     until: date | None = None,
     data_dir: Path | None = None,
     overrides: dict[str, Any] | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float | None = None,
 ) -> CrawlResult:
     """Crawl one outlet in a subprocess; wait; return the run folder and summary.
 
     ``overrides`` are Scrapy settings for this crawl only (tests and the benchmark turn the
-    politeness delays off with them). Raises `RuntimeError` when the subprocess fails.
+    politeness delays off with them). Raises `ValueError` for an unknown outlet, mode or an
+    unsafe run id, `RuntimeError` when the subprocess fails (a corrupt crawl state included:
+    the message says what was moved aside and rebuilt).
     """
-    get_outlet(outlet_id)  # fail fast on an unknown id
+    outlet = get_outlet(outlet_id)  # fail fast on an unknown id
+    validate_run_id(run_id)
     if mode not in ("incremental", "backfill"):
         raise ValueError(f"mode must be incremental or backfill, not {mode!r}")
+    if timeout is None:
+        timeout = crawl_limits(mode, outlet).max_seconds + TIMEOUT_MARGIN_S
     data_dir = Path(data_dir or get_settings().data_dir)
     run_dir = run_dir_for(data_dir, outlet_id, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)

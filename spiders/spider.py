@@ -1,27 +1,38 @@
 """`OutletSpider`: one generic spider driven by a registry entry (spiders/outlets.yaml).
 
-Discovery goes through the outlet's feeds (feedparser), sitemaps (indexes, news, archive
-parts; gzip), paginated listings and dated archives. Every article URL is canonicalised and
-checked against the crawl state, so a rerun fetches only what is new or changed; feeds and
-sitemaps are fetched with If-None-Match/If-Modified-Since. Each outcome is a page record or
-an error record in the run folder (spiders/batch.py), never a crash.
+A run has two phases (docs/crawl.md):
+
+1. **Discovery.** The outlet's feeds (feedparser), sitemaps (streamed, `spiders.sitemaps`),
+   paginated listings and dated archives are fetched; each sitemap's *role* decides whether
+   and how far it is read (news/latest every incremental run, archive parts only when their
+   lastmod moved, videos from their watermark, everything in a backfill). Every article URL
+   found is canonicalised and goes into the run's frontier (`spiders.frontier`, SQLite) with
+   the best date its sources offer (`spiders.dating`); nothing is requested yet.
+2. **Fetching.** `start()` then streams the frontier newest first as requests, lazily (Scrapy
+   pulls them as it has room), up to the per-run cap; known and unchanged pages are settled
+   without a request.
+
+Every discovered URL ends with an outcome in the frontier, every failure with an error record
+of a named kind (redirects leaving the outlet, to private addresses or in loops are refused
+before they are scheduled), every discovery document with a line in ``sources.jsonl``, and the
+summary reconciles them. Sources are fetched with the validators of the last committed run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import resource
+import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import feedparser
 import scrapy
-from dateutil import parser as dateparser
-from lxml import etree
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -31,14 +42,17 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-from spiders.batch import RunRecorder, utc_now
+from spiders.batch import RunRecorder, peak_rss_kib, utc_now
 from spiders.canonical import canonicalize
-from spiders.registry import ListingSource, Outlet, get_outlet
+from spiders.crawl_settings import URL_MAX_LENGTH
+from spiders.dating import iso_utc, parse_date, plausible
+from spiders.discovery import Discovery
+from spiders.frontier import Frontier, Row
+from spiders.middlewares import redirect_refusal
+from spiders.registry import Outlet, get_outlet
 from spiders.state import CrawlState
 
 LOGGER = logging.getLogger(__name__)
@@ -47,62 +61,43 @@ LOGGER = logging.getLogger(__name__)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: Earliest date a backfill without `since` goes back to (the analysts' history starts here).
 BACKFILL_START = date(2011, 1, 1)
-_NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
-_CONDITIONAL_STATUSES = [304]
+#: Where a page says when it was published (first match wins).
+_PAGE_DATE_SELECTORS = (
+    'meta[property="article:published_time"]::attr(content)',
+    'meta[name="article:published_time"]::attr(content)',  # inform.kz writes name=
+    'meta[property="og:article:published_time"]::attr(content)',
+    'meta[itemprop="datePublished"]::attr(content)',
+    '[itemprop="datePublished"]::attr(datetime)',
+    'meta[name="pubdate"]::attr(content)',
+    "time[pubdate]::attr(datetime)",
+    "time[datetime]::attr(datetime)",
+)
+
+#: schema.org's datePublished in a JSON-LD block (the fallback when no tag has the date).
+_JSON_LD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{8,40})"')
 
 
-def _parse_date(value: Any) -> datetime | None:
-    """A timezone-aware datetime from a feed/sitemap/page date string, or None."""
-    if not value:
-        return None
-    try:
-        parsed = dateparser.parse(str(value))
-    except (ValueError, OverflowError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+class Refused(IgnoreRequest):
+    """A request the crawl refuses, with the kind recorded for it."""
 
-
-def _feed_entry_date(entry: Any) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if parsed:
-        return datetime(*parsed[:6], tzinfo=UTC)
-    return _parse_date(entry.get("published") or entry.get("updated"))
-
-
-def _news_fields(body: bytes) -> dict[str, dict[str, str]]:
-    """Google-News fields per loc: {loc: {"title", "publication_date"}}."""
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
-    try:
-        root = etree.fromstring(body, parser=parser)
-    except etree.XMLSyntaxError:
-        return {}
-    if root is None:
-        return {}
-    out: dict[str, dict[str, str]] = {}
-    for url in root.iter("{*}url"):
-        news = url.find(f"{{{_NEWS_NS}}}news")
-        loc = url.findtext("{*}loc")
-        if news is None or not loc:
-            continue
-        out[loc.strip()] = {
-            "title": (news.findtext(f"{{{_NEWS_NS}}}title") or "").strip(),
-            "publication_date": (news.findtext(f"{{{_NEWS_NS}}}publication_date") or "").strip(),
-        }
-    return out
-
-
-def _months(since: date, until: date) -> Iterator[tuple[int, int]]:
-    year, month = since.year, since.month
-    while (year, month) <= (until.year, until.month):
-        yield year, month
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
 
 
 def classify_failure(failure: Failure) -> tuple[str, int | None, str]:
     """(kind, status, detail) of a failed request, in the vocabulary of errors.jsonl."""
     exc = failure.value
+    if isinstance(exc, Refused):
+        return exc.kind, None, exc.detail
     if isinstance(exc, HttpError):
-        return "http_status", exc.response.status, f"HTTP {exc.response.status}"
+        response = exc.response
+        location = response.headers.get(b"Location", b"").decode("latin-1")
+        if 300 <= response.status < 400 and location:
+            scheme = urlsplit(location).scheme or "relative"
+            return "bad_redirect", response.status, f"redirect to a {scheme}: URL, not followed"
+        return "http_status", response.status, f"HTTP {response.status}"
     if isinstance(exc, CannotResolveHostError | DNSLookupError):
         return "dns", None, str(exc)
     if isinstance(exc, DownloadTimeoutError | TimeoutError | TCPTimedOutError):
@@ -115,13 +110,17 @@ def classify_failure(failure: Failure) -> tuple[str, int | None, str]:
             return "robots_denied", None, text
         if "offsite" in text.lower():
             return "offsite", None, text
+        if "max redirections" in text:
+            return "too_many_redirects", None, text
+        if "DOWNLOAD_MAXSIZE" in text or "download max size" in text:
+            return "too_large", None, text
         return "ignored", None, text
     if isinstance(exc, DownloadConnectionRefusedError | ConnectionRefusedError):
         return "connection", None, str(exc)
     return "download", None, f"{type(exc).__name__}: {exc}"
 
 
-class OutletSpider(scrapy.Spider):
+class OutletSpider(Discovery, scrapy.Spider):
     """Crawls one outlet of the registry in `incremental` or `backfill` mode."""
 
     name = "outlet"
@@ -151,285 +150,219 @@ class OutletSpider(scrapy.Spider):
             self.until = self.until or datetime.now(UTC).date()
         self.state = CrawlState(Path(state_path))
         self.recorder = RunRecorder(Path(run_dir), outlet_id, run_id, mode)
-        self._scheduled: set[str] = set()
+        self.frontier = Frontier(self.recorder.frontier_path)
+        self.links_ignored: Counter = Counter()
+        self._init_discovery()
+        self._undated_policy = self.outlet.backfill_undated
+        self._released = 0
+        self._closing = False
         self._started = time.monotonic()
+        self._run_start = iso_utc(datetime.now(UTC))
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
-        """Scrapy's factory; also closes the run folder when the crawl ends."""
+        """Scrapy's factory; connects the close, redirect-guard and dropped-request hooks."""
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._on_closed, signal=scrapy.signals.spider_closed)
+        signals = scrapy.signals
+        crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._on_request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider._on_request_dropped, signal=signals.request_dropped)
         return spider
 
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        """Discovery requests; then, once discovery is done, the frontier newest first."""
+        self._undated_policy = self.settings.get("KZMON_BACKFILL_UNDATED") or self._undated_policy
+        self.state.begin_run(self.run_id, self.mode)
+        self._adopt_stranded()
+        for request in self._discovery_requests():
+            yield request
+        while self._open_sources and not self._closing:
+            await asyncio.sleep(0.05)
+        if self._closing:
+            return
+        self._finalize_discovery()
+        for request in self._article_requests():
+            yield request
+
     def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
+        self._closing = True
+        if reason == "closespider_timeout":
+            left = self.frontier.settle_rest("time_limit", "the run's time limit was reached")
+            seconds = self.settings.getfloat("CLOSESPIDER_TIMEOUT")
+            self.recorder.record_limit(
+                "run_time_limit", self.outlet.base_url, f"{seconds:g} s; {left} URLs left open"
+            )
+        elif reason != "finished":
+            self.frontier.settle_rest("interrupted", f"the crawl stopped ({reason})")
+        else:
+            lost = self.frontier.settle_rest("lost", "no outcome was recorded")
+            if lost:
+                LOGGER.error("%d URLs ended without an outcome", lost)
+        unfinished = self.frontier.unfinished_sources()
+        if unfinished:  # read them again next run: their validators would hide these URLs
+            self.state.forget_sources(self.run_id, unfinished)
+        outcomes = self.frontier.outcome_counts()
+        discovered = self.frontier.count()
         stats = self.crawler.stats
         self.recorder.perf = {
             "elapsed_s": round(time.monotonic() - self._started, 3),
             "responses": stats.get_value("downloader/response_count", 0),
-            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "peak_rss_kib": peak_rss_kib(),
             "finish_reason": reason,
+            "open_sources": len(self._open_sources),
         }
-        summary = self.recorder.close()
+        extra = {
+            "discovered": discovered,
+            "outcomes": dict(sorted(outcomes.items())),
+            "reconciled": sum(outcomes.values()) == discovered and "None" not in outcomes,
+            "unchanged": outcomes.get("unchanged", 0),
+            "out_of_range": outcomes.get("out_of_range", 0),
+            "capped": outcomes.get("capped", 0),
+            "undated": outcomes.get("undated", 0),
+            "requested": self._released,
+            "links_ignored": dict(self.links_ignored),
+        }
+        summary = self.recorder.close(extra)
+        self.frontier.close()
         self.state.close()
         LOGGER.info("crawl %s finished (%s): %s", self.outlet.id, reason, summary["counts"])
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        """The outlet's discovery sources for this mode."""
-        for request in self._discovery_requests():
-            yield request
+    # ------------------------------------------------------------------ fetching
+    def _article_requests(self) -> Iterator[scrapy.Request]:
+        cap = self._setting("KZMON_MAX_PAGES", 1000)
+        capped = 0
+        for row in self.frontier.pending(undated_first=self.mode == "incremental"):
+            if self._closing:
+                return
+            settled = self._settle_without_fetch(row)
+            if settled:
+                self.frontier.settle(row.canonical, *settled)
+                continue
+            if self._released >= cap:
+                capped += 1
+                self.frontier.settle(row.canonical, "capped", f"over the per-run cap of {cap}")
+                continue
+            self.frontier.mark_released(row.canonical)
+            self._released += 1
+            yield self._article_request(row)
+        if capped:
+            self.recorder.record_limit(
+                "page_cap",
+                self.outlet.base_url,
+                f"{cap} pages requested; {capped} more left for later runs",
+            )
 
-    def _uses(self, source: Any) -> bool:
-        return self.mode in source.modes
+    def _settle_without_fetch(self, row: Row) -> tuple[str, str] | None:
+        """(outcome, detail) when a row needs no request, else None."""
+        if self.recorder.already_written(row.canonical):
+            return "unchanged", "already in this run folder"
+        if row.via == "stranded":
+            return None
+        seen = self.state.page(row.canonical)
+        if seen is not None:
+            newer = parse_date(row.lastmod)
+            before = parse_date(seen.lastmod) or parse_date(seen.last_fetched)
+            if not (newer and before and newer > before):
+                return "unchanged", "fetched by an earlier run and not modified since"
+        if self.mode == "backfill" and row.date is None:
+            known = self.state.page_date(row.canonical)
+            if known:
+                if not self._in_range(parse_date(known)):
+                    return "out_of_range", f"page dated {known[:10]} by an earlier fetch"
+            elif self._undated_policy == "skip":
+                why = "mass-stamped lastmod" if row.date_source == "mass_stamp" else "no date"
+                return "undated", f"{why}; skipped by the undated policy"
+        return None
 
-    def _discovery_requests(self) -> Iterator[scrapy.Request]:
-        for feed in filter(self._uses, self.outlet.feeds):
-            yield self._conditional(feed.url, self.parse_feed, kind="feed")
-        for sitemap in filter(self._uses, self.outlet.sitemaps):
-            yield self._conditional(sitemap.url, self.parse_sitemap, kind="sitemap")
-        for listing in filter(self._uses, self.outlet.listings):
-            yield self._listing_request(listing.url, listing, page=1)
-        if self.mode == "backfill" and self.since and self.until:
-            for archive in filter(self._uses, self.outlet.archives):
-                for year, month in _months(self.since, self.until):
-                    url = archive.url_template.format(year=year, month=month)
-                    yield scrapy.Request(
-                        url,
-                        callback=self.parse_links,
-                        errback=self.on_error,
-                        meta={"kz_selector": archive.link_selector, "kz_via": "archive"},
-                    )
-
-    # ------------------------------------------------------------------ discovery
-    def _conditional(self, url: str, callback: Any, *, kind: str) -> scrapy.Request:
-        """A feed/sitemap request carrying the validators of the last fetch.
-
-        Only incremental crawls send them: a backfill must walk documents that have not
-        changed since the last incremental run, to reach the old articles behind them.
-        """
-        etag, last_modified = self.state.validators(url)
-        if self.mode != "incremental":
-            etag = last_modified = None
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        if headers:
-            self.recorder.counts["conditional"] += 1
+    def _article_request(self, row: Row) -> scrapy.Request:
         return scrapy.Request(
-            url,
-            callback=callback,
+            row.url,
+            callback=self.parse_article,
             errback=self.on_error,
-            headers=headers,
-            meta={"handle_httpstatus_list": _CONDITIONAL_STATUSES, "kz_kind": kind},
+            meta={
+                "kz_canonical": row.canonical,
+                "kz_via": row.via,
+                "kz_title": row.title,
+                "kz_published": row.date,
+                "kz_date_source": row.date_source,
+                "kz_lastmod": row.lastmod,
+            },
         )
 
-    def _not_modified(self, response: Response) -> bool:
-        """Record validators; True when the server says our copy is current (304)."""
-        if response.status == 304:
-            self.recorder.counts["not_modified"] += 1
-            return True
-        etag = response.headers.get(b"ETag")
-        last_modified = response.headers.get(b"Last-Modified")
-        self.state.record_validators(
-            response.url,
-            etag.decode("latin-1") if etag else None,
-            last_modified.decode("latin-1") if last_modified else None,
-            utc_now(),
-        )
-        return False
-
-    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
-        """RSS/Atom: every entry's link is an article candidate."""
-        if self._not_modified(response):
-            return
-        parsed = feedparser.parse(response.body)
-        if parsed.bozo:
-            LOGGER.warning("malformed feed %s: %s", response.url, parsed.get("bozo_exception"))
-            self.recorder.counts["malformed_feeds"] += 1
-        for entry in parsed.entries:
-            link = entry.get("link")
-            if not link:
-                continue
-            published = _feed_entry_date(entry)
-            yield from self._article(
-                response.urljoin(link),
-                via="feed",
-                title=entry.get("title"),
-                published=published,
-            )
-
-    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        """Sitemap index (walk children) or urlset (article candidates)."""
-        if self._not_modified(response):
-            return
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
-        sitemap = Sitemap(body)
-        if sitemap.type == "sitemapindex":
-            yield from self._sitemap_children(sitemap)
-            return
-        news = _news_fields(body) if _NEWS_NS.encode() in body else {}
-        for entry in sitemap:
-            loc = entry.get("loc", "")
-            extra = news.get(loc, {})
-            when = _parse_date(extra.get("publication_date") or entry.get("lastmod"))
-            yield from self._article(
-                loc,
-                via="news_sitemap" if extra else "sitemap",
-                title=extra.get("title"),
-                published=when,
-                lastmod=entry.get("lastmod"),
-            )
-
-    def _sitemap_children(self, index: Sitemap) -> Iterator[scrapy.Request]:
-        for child in index:
-            loc = child.get("loc")
-            if not loc or not self.outlet.owns_url(loc):
-                continue
-            lastmod = _parse_date(child.get("lastmod"))
-            if self.mode == "backfill" and lastmod and self.since and lastmod.date() < self.since:
-                continue
-            yield self._conditional(loc, self.parse_sitemap, kind="sitemap")
-
-    def _listing_request(self, url: str, listing: ListingSource, page: int) -> scrapy.Request:
-        """A listing page; the first is conditional (unchanged: nothing new behind it)."""
-        request = (
-            self._conditional(url, self.parse_links, kind="listing")
-            if page == 1
-            else scrapy.Request(url, callback=self.parse_links, errback=self.on_error)
-        )
-        request.meta.update(
-            {
-                "kz_selector": listing.link_selector,
-                "kz_listing": listing,
-                "kz_page": page,
-                "kz_via": "listing",
-            }
-        )
-        return request
-
-    def parse_links(self, response: Response) -> Iterator[scrapy.Request]:
-        """A listing or archive page: article links, then the next page within the limit."""
-        if response.meta.get("kz_kind") == "listing" and self._not_modified(response):
-            return
-        via = response.meta["kz_via"]
-        for href in response.css(response.meta["kz_selector"]).getall():
-            yield from self._article(response.urljoin(href.strip()), via=via)
-        listing: ListingSource | None = response.meta.get("kz_listing")
-        if listing is None or not listing.next_selector:
-            return
-        page = response.meta["kz_page"]
-        limit = listing.max_pages or (
-            self.outlet.backfill_max_pages
-            if self.mode == "backfill"
-            else self.outlet.listing_max_pages
-        )
-        next_href = response.css(listing.next_selector).get()
-        if next_href and page < limit:
-            yield self._listing_request(response.urljoin(next_href), listing, page + 1)
-
-    # ------------------------------------------------------------------ articles
     def _in_range(self, when: datetime | None) -> bool:
         if self.mode != "backfill" or when is None:
             return True
         day = when.astimezone(UTC).date()
         return bool(self.since and self.until and self.since <= day <= self.until)
 
-    def _article(
-        self,
-        url: str,
-        *,
-        via: str,
-        title: str | None = None,
-        published: datetime | None = None,
-        lastmod: str | None = None,
-    ) -> Iterator[scrapy.Request]:
-        """Schedule an article candidate unless it is foreign, seen, unchanged or out of range."""
-        canonical = canonicalize(url)
-        if not self.outlet.owns_url(canonical):
-            if canonical not in self._scheduled:
-                self._scheduled.add(canonical)
-                self.recorder.write_error(url, "offsite", detail="link outside the outlet")
-            return
-        if not self.outlet.is_article_url(canonical) or canonical in self._scheduled:
-            return
-        if not self._in_range(published):
-            self.recorder.counts["out_of_range"] += 1
-            return
-        self._scheduled.add(canonical)
-        self.recorder.discovered.add(canonical)
-        if self._known(canonical, lastmod):
-            self.recorder.counts["unchanged"] += 1
-            return
-        yield scrapy.Request(
-            url,
-            callback=self.parse_article,
-            errback=self.on_error,
-            meta={
-                "kz_canonical": canonical,
-                "kz_via": via,
-                "kz_title": title,
-                "kz_published": published.isoformat() if published else None,
-                "kz_lastmod": lastmod,
-            },
-        )
-
-    def _known(self, canonical: str, lastmod: str | None) -> bool:
-        """True when the page is in this run folder or in the state and not modified since."""
-        if self.recorder.already_written(canonical):
-            return True
-        seen = self.state.page(canonical)
-        if seen is None:
-            return False
-        newer = _parse_date(lastmod)
-        before = _parse_date(seen.lastmod) or _parse_date(seen.last_fetched)
-        return not (newer and before and newer > before)
-
     def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
-        """An article page becomes a page record (or a not_html error)."""
+        """An article page becomes a page record, or its row gets why not."""
         meta = response.meta
+        row_key = meta["kz_canonical"]
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
         if not content_type.startswith(HTML_TYPES) or not hasattr(response, "text"):
-            self.recorder.write_error(
-                response.url, "not_html", response.status, f"Content-Type {content_type!r}"
-            )
+            detail = f"Content-Type {content_type!r}"
+            self.recorder.write_error(response.url, "not_html", response.status, detail)
+            self.frontier.settle(row_key, "not_html", detail)
             return
         canonical = canonicalize(response.url)
-        if canonical != meta["kz_canonical"] and not self.outlet.is_article_url(canonical):
-            canonical = meta["kz_canonical"]
-        if not self._in_range(self._page_date(response, meta)):
-            self.recorder.counts["out_of_range"] += 1
+        if canonical != row_key and not self.outlet.is_article_url(canonical):
+            canonical = row_key
+        dated = self._dated(response, meta)
+        if dated is not None:
+            self.frontier.settle(row_key, *dated)
             return
         record = self._record(response, canonical, content_type)
         seen = self.state.page(canonical)
         if seen is not None and seen.content_hash == record["content_hash"]:
             self.recorder.counts["unchanged"] += 1  # refetched (newer lastmod), same content
-            self._remember(record, meta.get("kz_lastmod"))
+            self.frontier.settle(row_key, "unchanged", "refetched; same content")
+            self._remember(record, meta)
             return
         if not self.recorder.write_page(record):
+            self.frontier.settle(row_key, "duplicate", f"{canonical} is already in this run")
             return
         self.recorder.counts["changed" if seen else "new"] += 1
-        self._remember(record, meta.get("kz_lastmod"))
+        self.frontier.settle(row_key, "fetched", "changed" if seen else "new")
+        self._remember(record, meta)
         yield {"canonical_url": canonical}
 
-    def _remember(self, record: dict[str, Any], lastmod: str | None) -> None:
+    def _dated(self, response: Response, meta: dict[str, Any]) -> tuple[str, str] | None:
+        """(outcome, detail) when a backfill page is out of range or has no date at all."""
+        if self.mode != "backfill" or meta["kz_via"] == "stranded":
+            return None
+        when = parse_date(meta.get("kz_published"))
+        if when is None:
+            when = plausible(self._page_date(response))
+            if when is None:
+                return "undated", "no reliable date in its sources nor on the page"
+            self.state.record_page_date(meta["kz_canonical"], iso_utc(when) or "", "page")
+            meta["kz_published"], meta["kz_date_source"] = iso_utc(when), "page"
+        if not self._in_range(when):
+            source = "page dated" if meta.get("kz_date_source") == "page" else "dated"
+            return "out_of_range", f"{source} {when.date().isoformat()}"
+        return None
+
+    def _remember(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
         self.state.record_page(
             record["canonical_url"],
             record["url"],
             record["content_hash"],
             record["fetched_at"],
             self.run_id,
-            lastmod,
+            meta.get("kz_lastmod"),
+            meta.get("kz_published"),
         )
 
-    def _page_date(self, response: Response, meta: dict[str, Any]) -> datetime | None:
-        if meta.get("kz_published"):
-            return _parse_date(meta["kz_published"])
-        found = response.css('meta[property="article:published_time"]::attr(content)').get()
-        return _parse_date(found)
+    @staticmethod
+    def _page_date(response: Response) -> datetime | None:
+        for selector in _PAGE_DATE_SELECTORS:
+            found = parse_date(response.css(selector).get())
+            if found is not None:
+                return found
+        match = _JSON_LD_DATE.search(response.text[:200_000])
+        return parse_date(match.group(1)) if match else None
 
     def _record(self, response: Response, canonical: str, content_type: str) -> dict[str, Any]:
         meta = response.meta
@@ -447,6 +380,8 @@ class OutletSpider(scrapy.Spider):
             "discovered_via": meta["kz_via"],
             "feed_title": meta.get("kz_title"),
             "feed_published": meta.get("kz_published"),
+            "date_source": meta.get("kz_date_source"),
+            "sitemap_lastmod": meta.get("kz_lastmod"),
             "requested_url": meta.get("redirect_urls", [response.url])[0],
             "content_hash": hashlib.sha256(response.body).hexdigest(),
             "run_id": self.run_id,
@@ -454,8 +389,58 @@ class OutletSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------ errors
     def on_error(self, failure: Failure) -> None:
-        """Record a failed request as an error record; the crawl goes on."""
+        """Record a failed request: an error record, and the URL's or the source's outcome."""
         request = failure.request  # type: ignore[attr-defined]
         kind, status, detail = classify_failure(failure)
-        self.recorder.write_error(request.url, kind, status, detail)
+        self._failed(request, kind, status, detail)
         LOGGER.info("%s: %s (%s)", kind, request.url, detail)
+
+    def _failed(self, request: scrapy.Request, kind: str, status: int | None, detail: str) -> None:
+        meta = request.meta
+        url = meta.get("redirect_urls", [request.url])[0]
+        self.recorder.write_error(url, kind, status, detail)
+        if "kz_token" in meta:
+            self.recorder.write_source(
+                {
+                    "url": meta.get("kz_source", url),
+                    "role": meta.get("kz_role", meta["kz_kind"]),
+                    "status": "error",
+                    "kind": kind,
+                    "why": detail,
+                }
+            )
+            self._source_done(meta)
+        elif "kz_canonical" in meta:
+            self.frontier.settle(meta["kz_canonical"], kind, detail)
+
+    def _on_request_scheduled(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
+        """Refuse a redirect that leaves the outlet, goes to a private address, loops or is
+        too long, before Scrapy schedules it (where it would be dropped without a record)."""
+        chain = request.meta.get("redirect_urls")
+        if not chain:
+            return
+        refusal = redirect_refusal(
+            request.url,
+            chain,
+            owns_url=self.outlet.owns_url,
+            max_length=URL_MAX_LENGTH,
+            canonical=canonicalize,
+        )
+        if refusal is None:
+            return
+        kind, detail = refusal
+        self._failed(request, kind, None, f"{detail}: {request.url[:300]}")
+        raise Refused(kind, detail)
+
+    def _on_request_dropped(self, request: scrapy.Request, spider: scrapy.Spider) -> None:
+        """The scheduler dropped a request (a duplicate): give it an outcome too."""
+        meta = request.meta
+        target = request.url[:300]
+        if meta.get("redirect_urls") and "kz_canonical" in meta:
+            self.frontier.settle(
+                meta["kz_canonical"], "duplicate", f"redirected to {target}, already requested"
+            )
+        elif "kz_canonical" in meta:
+            self.frontier.settle(meta["kz_canonical"], "duplicate", "requested twice")
+        else:
+            self._failed(request, "duplicate", None, f"dropped as a duplicate: {target}")

@@ -3,6 +3,7 @@
 Usage::
 
     python -m spiders.replay serve --port 8765   # foreground
+    python -m spiders.replay serve --routes hostile --static ../shared/outlets/feeds/rferl-full
     python -m spiders.replay up                   # background; prints the base URL last
     python -m spiders.replay down
 """
@@ -29,6 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=None, help="request log (JSON lines)")
     parser.add_argument("--shared-dir", type=Path, default=None)
     parser.add_argument("--no-delay", action="store_true", help="serve the slow page at once")
+    parser.add_argument(
+        "--routes", action="append", default=[], help="switch on a route set (hostile)"
+    )
+    parser.add_argument(
+        "--static",
+        action="append",
+        default=[],
+        type=Path,
+        help="serve a folder of <host>/<path> files with validators (first wins)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_dir = get_settings().state_dir / "replay"
@@ -38,10 +49,19 @@ def main(argv: list[str] | None = None) -> int:
             shared_dir=args.shared_dir,
             quiet_outlets=args.quiet,
             log_path=args.log,
+            no_delay=args.no_delay,
+            route_sets=args.routes,
+            static_dirs=args.static,
         )
         return 0
     if args.action == "up":
-        info = start_replay(run_dir, args.port, quiet_outlets=args.quiet)
+        info = start_replay(
+            run_dir,
+            args.port,
+            quiet_outlets=args.quiet,
+            route_sets=args.routes,
+            static_dirs=args.static,
+        )
         print(f"pid {info.pid}")
         print(info.url)
         return 0

@@ -31,7 +31,9 @@ from kzmon.localstack.listeners import (
     wait_for_own_listener,
 )
 from kzmon.localstack.ports import free_port, pid_alive, terminate
+from spiders.replay.routesets import load_route_set
 from spiders.replay.site import ReplayResponse, ReplaySite, load_site
+from spiders.replay.static import StaticRoutes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ def real_url(path: str) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     site: ReplaySite
+    routes: list  # route sets, then static roots: tried before the replay's own site
     log_path: Path | None
     limited_once: set[str]
     lock = threading.Lock()
@@ -67,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, *, with_body: bool) -> None:
         url = real_url(self.path)
         headers = {k: v for k, v in self.headers.items()}
-        response = self._rate_limit(url) or self.site.response_for(url, headers)
+        response = self._rate_limit(url) or self._routed(url, headers)
         if response.delay:
             time.sleep(response.delay)
         self._record(url, response.status, headers)
@@ -81,6 +84,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
             except (BrokenPipeError, ConnectionResetError):
                 LOGGER.info("client closed the connection during %s", url)
+
+    def _routed(self, url: str, headers: dict[str, str]) -> ReplayResponse:
+        for routes in self.routes:
+            response = routes.response_for(url, headers)
+            if response is not None:
+                return response
+        return self.site.response_for(url, headers)
 
     def _rate_limit(self, url: str) -> ReplayResponse | None:
         """429 with Retry-After for the first request of a rate-limited page (dirt.yaml)."""
@@ -113,17 +123,33 @@ def serve(
     quiet_outlets: list[str] | tuple[str, ...] = (),
     log_path: Path | None = None,
     no_delay: bool = False,
+    route_sets: list[str] | tuple[str, ...] = (),
+    static_dirs: list[Path] | tuple[Path, ...] = (),
 ) -> None:
-    """Run the server in the foreground until SIGTERM/SIGINT (``no_delay``: no slow page)."""
+    """Run the server in the foreground until SIGTERM/SIGINT (``no_delay``: no slow page).
+
+    ``route_sets`` (names under spiders/replay/routesets/) and ``static_dirs`` (folders of
+    ``<host>/<path>`` files, first wins) answer before the replay's own pages.
+    """
     site = load_site(shared_dir, quiet_outlets)
     if no_delay:
         site.slow.clear()
-    attributes = {"site": site, "log_path": log_path, "limited_once": set()}
+    base = f"http://{HOST}:{port}"
+    routes: list = [load_route_set(name, base) for name in route_sets]
+    if static_dirs:
+        routes.append(StaticRoutes(static_dirs, site))
+    attributes = {"site": site, "routes": routes, "log_path": log_path, "limited_once": set()}
     handler = type("ReplayHandler", (_Handler,), attributes)
     httpd = ThreadingHTTPServer((HOST, port), handler)
     httpd.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
-    LOGGER.info("replay on http://%s:%s (quiet: %s)", HOST, port, list(quiet_outlets))
+    LOGGER.info(
+        "replay on %s (quiet: %s, route sets: %s, static: %s)",
+        base,
+        list(quiet_outlets),
+        list(route_sets),
+        [str(d) for d in static_dirs],
+    )
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:
@@ -154,10 +180,14 @@ def start_replay(
     quiet_outlets: list[str] | tuple[str, ...] = (),
     *,
     no_delay: bool = False,
+    route_sets: list[str] | tuple[str, ...] = (),
+    static_dirs: list[Path] | tuple[Path, ...] = (),
 ) -> ReplayInfo:
     """Start the replay in the background (idempotent); wait until *its* process listens.
 
     Fails with `PortInUseError` (naming the holder) when another process holds the port.
+    ``route_sets`` switch on extra route sets (``hostile``); ``static_dirs`` serve folders of
+    real files (``../shared/outlets/feeds/rferl-full``) with validators, see `serve`.
     """
     run_dir = Path(run_dir)
     info_file = run_dir / "replay.json"
@@ -175,6 +205,10 @@ def start_replay(
         command += ["--quiet", outlet_id]
     if no_delay:
         command.append("--no-delay")
+    for name in route_sets:
+        command += ["--routes", name]
+    for folder in static_dirs:
+        command += ["--static", str(folder)]
     with open(run_dir / "replay.log", "ab") as log:
         proc = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

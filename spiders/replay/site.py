@@ -209,11 +209,15 @@ def _not_modified(request_headers: dict[str, str], etag: str, last_modified: dat
         return False
 
 
-def _conditional(
-    response: ReplayResponse, last_modified: datetime, request_headers: dict[str, str]
+def conditional(
+    response: ReplayResponse,
+    last_modified: datetime,
+    request_headers: dict[str, str],
+    *,
+    etag: str | None = None,
 ) -> ReplayResponse:
     """Add ETag/Last-Modified; answer 304 when the client's copy is current."""
-    etag = _etag(response.body)
+    etag = etag or _etag(response.body)
     headers = {
         **response.headers,
         "ETag": etag,
@@ -284,7 +288,7 @@ class ReplaySite:
         rendered = self._discovery_response(host, path, parse_qs(parts.query))
         if rendered is not None:
             response, last_modified = rendered
-            return _conditional(response, last_modified, request_headers)
+            return conditional(response, last_modified, request_headers)
         return self._not_found(host)
 
     # ------------------------------------------------------------------ rendering
@@ -298,13 +302,19 @@ class ReplaySite:
     def _article_response(
         self, article: ReplayArticle, request_headers: dict[str, str]
     ) -> ReplayResponse:
+        return self.render_article(article, request_headers)
+
+    def render_article(
+        self, article: ReplayArticle, request_headers: dict[str, str]
+    ) -> ReplayResponse:
+        """An article page in its outlet's markup (conditional requests answered)."""
         family = "rferl" if article.outlet in RFERL_FAMILY else article.outlet
         outlet = get_outlet(article.outlet)
         body = self._render(f"article_{family}.html", a=article, outlet=outlet)
         response = ReplayResponse(
             200, {"Content-Type": _HTML}, body, delay=self.slow.get(article.id, 0.0)
         )
-        return _conditional(response, article.published, request_headers)
+        return conditional(response, article.published, request_headers)
 
     def _dirt_response(self, url: str) -> ReplayResponse | None:
         for page in self.dirt:

@@ -63,3 +63,30 @@ def test_up_and_down_from_the_command_line(tmp_path: Path, shared_dir: Path) -> 
     finally:
         down = subprocess.run([*command, "down"], env=env, capture_output=True, text=True)
     assert down.stdout.strip() == "stopped"
+
+
+def test_static_folders_are_served_like_a_static_server(
+    tmp_path: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KZMON_SHARED_DIR", str(shared_dir))
+    overlay, full = tmp_path / "overlay", shared_dir / "outlets" / "feeds" / "rferl-full"
+    (overlay / "www.rferl.org").mkdir(parents=True)
+    info = start_replay(tmp_path / "run", static_dirs=[overlay, full], route_sets=["hostile"])
+    try:
+        url = f"{info.url}/www.rferl.org/sitemap.xml"
+        request = urllib.request.Request(url)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            etag, body = response.headers["ETag"], response.read()
+            assert response.headers["Last-Modified"]
+        assert body == (full / "www.rferl.org" / "sitemap.xml").read_bytes()  # read in place
+        assert _get(url, {"If-None-Match": etag})[0] == 304
+        (overlay / "www.rferl.org" / "sitemap.xml").write_bytes(body.replace(b"8_1.", b"8_9."))
+        status, changed = _get(url, {"If-None-Match": etag})
+        assert status == 200 and changed != body  # the overlay's copy wins
+        status, page = _get(f"{info.url}/www.rferl.org/a/some-story/33423647.html")
+        assert status == 200 and b'property="article:published_time"' in page  # synthetic
+        assert _get(f"{info.url}/www.rferl.org/no/such/file.xml")[0] == 404
+        status, robots = _get(f"{info.url}/hostile.kzmon.test/robots.txt")
+        assert status == 200 and b"Disallow: /a/private-" in robots
+    finally:
+        assert stop_replay(tmp_path / "run")
