@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterator
+from collections import Counter
+from collections.abc import Collection
 
 import ahocorasick
 
@@ -32,11 +33,24 @@ _CITATION_RE = re.compile(r"\[[A-Z][\w .'-]{1,30}\](?=[,)])")
 _CHARS_PER_TOKEN = 7
 
 
-# One accepted match: (start, end, pattern). ``start`` is the index in the joined string of the
-# space before the first token, ``end`` the index of the space after the last token. Plain
-# tuples: the hot loop creates ~100 per article.
+# One accepted incident match: (start, end, pattern). ``start`` is the index in the joined string
+# of the space before the first token, ``end`` the index of the space after the last token.
 Hit = tuple[int, int, Pattern]
 START, END, PATTERN = 0, 1, 2
+# What the scan files a pattern under (an int compares faster than a string in the hot loop).
+ENTITY, INCIDENT, KZ_TERM, SECURITY_TERM, DOMAIN = range(5)
+_KIND_CODES = {
+    "entity": ENTITY,
+    "incident": INCIDENT,
+    "kz_term": KZ_TERM,
+    "security_term": SECURITY_TERM,
+    "domain": DOMAIN,
+}
+# The automaton never holds this character (``normalise`` turns every ASCII control character
+# into a space): appended to the scanned string, it makes ``iter_long`` settle a key that was
+# still waiting for a longer one at the very end of the text ("... in West Kazakhstan" against
+# the key "west kazakhstan region"), which it otherwise drops.
+_SENTINEL = "\x00"
 
 
 class Scan:
@@ -69,46 +83,87 @@ class Scan:
 
 
 class Matches:
-    """What one scan found: entity mentions, first positions, term counts, incident hits."""
+    """What one scan found, filed by kind in text order.
+
+    ``entity_hits`` holds ``(position, entity id)``, ``incident_hits`` ``(start, end,
+    pattern)``, ``kz_term_hits`` and ``security_term_hits`` positions, ``domain_hits``
+    ``(position, domain)``; positions are indexes of the space before the match in the joined
+    string (= character offsets in the cleaned text). Counts, first positions and per-entity
+    positions are derived from these on first use.
+    """
 
     def __init__(self, scan: Scan) -> None:
         self.scan = scan
-        self.mentions: dict[str, int] = {}
-        self.first: dict[str, int] = {}  # entity id -> position in the joined string
-        self.kinds: dict[str, int] = {}
+        self.entity_hits: list[tuple[int, str]] = []
         self.incident_hits: list[Hit] = []
-        self.domains: dict[str, int] = {}
-        # Every accepted hit as (position, kind, ref): the relevance model's co-occurrences.
-        self.hits: list[tuple[int, str, str]] = []
-        self.positions: dict[str, list[int]] = {}  # entity id -> positions of its mentions
+        self.kz_term_hits: list[int] = []
+        self.security_term_hits: list[int] = []
+        self.domain_hits: list[tuple[int, str]] = []
+        self._mentions: Counter[str] | None = None
+        self._first: dict[str, int] | None = None
+        self._positions: dict[str, list[int]] | None = None
+        # entity_hits[:split] are in text order; confirmed capital-letter names follow.
+        self.split = 0
         self.kz_anchor_positions: list[int] | None = None  # filled by the tagger on demand
-        self.anchors: list[int] = []  # Kazakhstan terms and sure entities (for ? aliases)
 
-    def count(self, start: int, end: int, pattern: Pattern) -> None:
-        """Add one accepted hit (``end`` is unused but keeps the hit's shape)."""
-        kind = pattern.kind
-        kinds = self.kinds
-        kinds[kind] = kinds.get(kind, 0) + 1
-        self.hits.append((start, kind, pattern.ref))
-        if kind == "domain":
-            self.domains[pattern.ref] = self.domains.get(pattern.ref, 0) + 1
-            return
-        if kind == "entity":
-            ref = pattern.ref
-            self.mentions[ref] = self.mentions.get(ref, 0) + 1
-            self.positions.setdefault(ref, []).append(start)
-            if ref not in self.first or start < self.first[ref]:
-                self.first[ref] = start
-            if pattern.anchor:
-                self.anchors.append(start)
-        elif kind == "incident":
-            self.incident_hits.append((start, end, pattern))
-        elif kind == "kz_term":
-            self.anchors.append(start)
+    @property
+    def mentions(self) -> Counter[str]:
+        """Entity id -> number of mentions."""
+        if self._mentions is None:
+            self._mentions = Counter(ref for _, ref in self.entity_hits)
+        return self._mentions
+
+    @property
+    def first(self) -> dict[str, int]:
+        """Entity id -> position of its first mention."""
+        if self._first is None:
+            hits = self.entity_hits
+            # Reversed, so that the earliest position of each id is the one left standing.
+            first = dict((ref, pos) for pos, ref in reversed(hits[: self.split]))
+            for pos, ref in hits[self.split :]:
+                if pos < first.get(ref, pos + 1):
+                    first[ref] = pos
+            self._first = first
+        return self._first
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """Entity id -> positions of its mentions, in text order."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for pos, ref in self.entity_hits:
+                positions.setdefault(ref, []).append(pos)
+            self._positions = positions
+        return self._positions
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """Number of accepted matches of each kind."""
+        return {
+            "entity": len(self.entity_hits),
+            "incident": len(self.incident_hits),
+            "kz_term": len(self.kz_term_hits),
+            "security_term": len(self.security_term_hits),
+            "domain": len(self.domain_hits),
+        }
+
+    @property
+    def domains(self) -> Counter[str]:
+        """Story-context domain -> number of its words."""
+        return Counter(domain for _, domain in self.domain_hits)
 
     def first_offset(self, ref: str) -> int:
         """Offset in the original text of the first mention of entity ``ref``."""
         return self.scan.original(self.first[ref])
+
+
+# One pattern as the hot loop files it: (kind code, ref, anchor, pattern).
+Item = tuple[int, str, bool, Pattern]
+# What the automaton stores under a key: (key length, items accepted at a token boundary,
+# items accepted with an inflection suffix after the key, items accepted with any other
+# continuation, capital-letter items pending at a boundary / suffix / continuation). Split at
+# build time, so a hit costs one lookup and no per-pattern tests.
+Entry = tuple[int, tuple[Item, ...], tuple[Item, ...], tuple[Item, ...], tuple, tuple, tuple]
 
 
 class Matcher:
@@ -126,7 +181,6 @@ class Matcher:
         cues = [c for lang in meta.cues.values() for c in lang]
         self.cue_words = frozenset(" ".join(tokens(c)) for c in cues if not c.endswith("~"))
         self.cue_stems = tuple(" ".join(tokens(c.rstrip("~"))) for c in cues if c.endswith("~"))
-        self.automaton = ahocorasick.Automaton()
         grouped: dict[str, dict[tuple[str, str], Pattern]] = {}
         for key, pattern in iter_patterns(taxonomy):
             by_ref = grouped.setdefault(key, {})
@@ -134,9 +188,13 @@ class Matcher:
             # The same key from two languages (ru "?Семей", kk "Семей") keeps the strictest
             # conditions and the widest inflection.
             by_ref[(pattern.kind, pattern.ref)] = pattern if seen is None else _merge(seen, pattern)
+        self.automaton = ahocorasick.Automaton()
+        self.entries: dict[str, Entry] = {}
         for key, by_ref in grouped.items():
             patterns = tuple(p for p in by_ref.values() if p.kind != "block")
-            self.automaton.add_word(key, (len(key), patterns))
+            entry = _entry(len(key), patterns)
+            self.entries[key] = entry
+            self.automaton.add_word(key, entry)
         self.automaton.make_automaton()
         self.size = len(grouped)
         # Alias tokens, to break a tie when folding a mixed-script token (``confusables``).
@@ -145,55 +203,95 @@ class Matcher:
         LOGGER.info("taxonomy automaton: %d keys", self.size)
 
     def scan(self, text: str) -> Matches:
-        """Everything the taxonomy finds in ``text``, tallied in one pass over the hits.
+        """Everything the taxonomy finds in ``text``, filed by kind in one pass over the hits.
 
         ``^`` and ``?`` aliases wait until the whole text is scanned (their context may come
         later); incident triggers are checked for negation later, once per type.
         """
         scan = Scan(text, self.known_tokens)
         matches = Matches(scan)
-        pending: list[Hit] = []
-        count = matches.count
-        for start, end, pattern in self._hits(scan.joined):
-            if pattern.capital:
-                pending.append((start, end, pattern))
+        joined = scan.joined
+        suffixes, infixes = self.suffixes, self.negative_infixes
+        accepted: list[tuple[int, int, tuple[Item, ...]]] = []
+        pending: list[tuple[int, int, tuple[Item, ...]]] = []
+        for last, entry in self.automaton.iter_long(joined + _SENTINEL):
+            end = last + 1
+            start = end - entry[0]
+            if joined[end] == " ":
+                items, waiting = entry[1], entry[4]
             else:
-                count(start, end, pattern)
-        for start, end, pattern in pending:
-            if self._confirmed(scan, (start, end, pattern), matches.anchors):
-                count(start, end, pattern)
+                end = joined.find(" ", end)
+                rest = joined[last + 1 : end]
+                if rest in suffixes:
+                    items, waiting = entry[2], entry[5]
+                elif not rest.startswith(infixes):
+                    items, waiting = entry[3], entry[6]
+                else:
+                    items = waiting = ()
+                if not items and not waiting:
+                    self._shorter(joined, start, last + 1, accepted, pending)
+                    continue
+            if items:
+                accepted.append((start, end, items))
+            if waiting:
+                pending.append((start, end, waiting))
+        anchors = self._file(matches, accepted)
+        matches.split = len(matches.entity_hits)
+        for start, end, waiting in pending:
+            for item in waiting:
+                # In text order, one pattern at a time: a confirmed sure name confirms later
+                # ambiguous ones nearby, as any other anchor does.
+                if self._confirmed(scan, start, end, item[3].ambiguous, anchors):
+                    anchors += self._file(matches, [(start, end, (item,))])
         return matches
 
-    def _hits(self, joined: str) -> Iterator[Hit]:
-        """Accepted hits in text order (boundary and inflection checked)."""
-        for last, (length, patterns) in self.automaton.iter_long(joined):
-            start, end = last - length + 1, last + 1
-            if joined[end] == " ":
-                for pattern in patterns:
-                    yield start, end, pattern
-                continue
-            end = joined.find(" ", end)
-            accepted = self._inflected(joined[last + 1 : end], patterns)
-            if accepted:
-                for pattern in accepted:
-                    yield start, end, pattern
-            else:
-                yield from self._shorter(joined, start, last + 1)
+    @staticmethod
+    def _file(matches: Matches, hits: list[tuple[int, int, tuple[Item, ...]]]) -> list[int]:
+        """File accepted hits by kind; returns the positions of Kazakhstan terms and sure
+        entities (what confirms an ambiguous alias nearby)."""
+        entities, incidents = matches.entity_hits, matches.incident_hits
+        kz_terms, security, domains = (
+            matches.kz_term_hits,
+            matches.security_term_hits,
+            matches.domain_hits,
+        )
+        anchors: list[int] = []
+        for start, end, items in hits:
+            for code, ref, anchor, pattern in items:
+                if code == ENTITY:
+                    entities.append((start, ref))
+                    if anchor:
+                        anchors.append(start)
+                elif code == INCIDENT:
+                    incidents.append((start, end, pattern))
+                elif code == SECURITY_TERM:
+                    security.append(start)
+                elif code == KZ_TERM:
+                    kz_terms.append(start)
+                    anchors.append(start)
+                else:
+                    domains.append((start, ref))
+        return anchors
 
-    def _inflected(self, rest: str, patterns: tuple[Pattern, ...]) -> list[Pattern]:
-        inflected = rest in self.suffixes
-        free = not rest.startswith(self.negative_infixes)
-        return [p for p in patterns if (p.stem and inflected) or (p.prefix and free)]
-
-    def _shorter(self, joined: str, start: int, end: int) -> list[Hit]:
+    def _shorter(
+        self,
+        joined: str,
+        start: int,
+        end: int,
+        accepted: list[tuple[int, int, tuple[Item, ...]]],
+        pending: list[tuple[int, int, tuple[Item, ...]]],
+    ) -> None:
         """The longest key failed its boundary: try keys ending at earlier token ends."""
         cut = joined.rfind(" ", start + 1, end)
         while cut > start:
-            found = self.automaton.get(joined[start:cut], None)
-            if found is not None:
-                return [(start, cut, p) for p in found[1]]
+            entry = self.entries.get(joined[start:cut])
+            if entry is not None:
+                if entry[1]:
+                    accepted.append((start, cut, entry[1]))
+                if entry[4]:
+                    pending.append((start, cut, entry[4]))
+                return
             cut = joined.rfind(" ", start + 1, cut)
-        return []
 
     def incidents(self, matches: Matches) -> set[str]:
         """Incident types with at least one trigger that is not negated ("not a bombing")."""
@@ -213,12 +311,13 @@ class Matcher:
             after
         )
 
-    def _confirmed(self, scan: Scan, hit: Hit, anchors: list[int]) -> bool:
-        start, end, pattern = hit
+    def _confirmed(
+        self, scan: Scan, start: int, end: int, ambiguous: bool, anchors: list[int]
+    ) -> bool:
         offset = scan.offset(start)
         if not scan.text[offset : offset + 1].isupper():
             return False
-        if not pattern.ambiguous:
+        if not ambiguous:
             return True
         joined = scan.joined
         if _sentence_initial(scan.text, offset):
@@ -233,6 +332,22 @@ class Matcher:
 
     def _has_cue(self, words: list[str]) -> bool:
         return any(w in self.cue_words or w.startswith(self.cue_stems) for w in words)
+
+
+def _entry(length: int, patterns: tuple[Pattern, ...]) -> Entry:
+    """Split a key's patterns by the continuation that accepts them and by the capital test."""
+
+    def items(selected: list[Pattern]) -> tuple[tuple[Item, ...], tuple[Item, ...]]:
+        made = [(_KIND_CODES[p.kind], p.ref, p.anchor, p) for p in selected]
+        plain = tuple(i for i in made if not i[3].capital)
+        return plain, tuple(i for i in made if i[3].capital)
+
+    boundary, boundary_wait = items(list(patterns))
+    # With an inflection suffix after the key: stems (a ``*`` key is a stem too); with any
+    # other continuation that is not a Kazakh negative infix: ``*`` keys.
+    suffixed, suffixed_wait = items([p for p in patterns if p.stem or p.prefix])
+    free, free_wait = items([p for p in patterns if p.prefix])
+    return (length, boundary, suffixed, free, boundary_wait, suffixed_wait, free_wait)
 
 
 def _sentence_initial(text: str, offset: int) -> bool:

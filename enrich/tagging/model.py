@@ -118,14 +118,14 @@ def features(
     foreign = sum(
         n for r, n in mentions.items() if entities[r].type == "place" and r not in kz_refs
     )
-    kz_terms = sum(p.kinds.get("kz_term", 0) for p in parts)
+    kz_terms = sum(len(p.kz_term_hits) for p in parts)
     kz_mentions = kz_terms + sum(mentions[r] for r in kz_places + kz_people)
     incidents = {h[2].ref for p in parts for h in p.incident_hits}
     weights = {i: taxonomy.incidents[i].weight for i in incidents}
     domains = {d: sum(p.domains.get(d, 0) for p in parts) for d in (*STORY_DOMAINS, "actor")}
     near = _near_counts(parts, kz_refs, mentions)
     groups = [r for r in mentions if entities[r].type == "group"]
-    security = sum(p.kinds.get("security_term", 0) for p in parts)
+    security = sum(len(p.security_term_hits) for p in parts)
     x = {
         "rule_score": rule["score"],
         "kz_terms": min(kz_terms, 6) / 6,
@@ -150,23 +150,20 @@ def _near_counts(
     """Shares of incident words with a Kazakh anchor / an actor / a story word close by."""
     total = kz = actor = story = 0
     for part in parts:
-        incidents, near_kz, near_actor, near_story = [], [], [], []
-        for pos, kind, ref in part.hits:
-            if kind == "incident":
-                incidents.append(pos)
-            elif kind == "kz_term":
-                near_kz.append(pos)
-            elif kind == "security_term":
-                near_actor.append(pos)
-            elif kind == "domain":
-                (near_actor if ref == "actor" else near_story).append(pos)
-            elif kind == "entity" and ref in mentions:
+        incidents = [hit[0] for hit in part.incident_hits]
+        if not incidents:
+            continue
+        near_kz = list(part.kz_term_hits)
+        near_actor = list(part.security_term_hits)
+        near_story = []
+        for pos, domain in part.domain_hits:
+            (near_actor if domain == "actor" else near_story).append(pos)
+        for pos, ref in part.entity_hits:
+            if ref in mentions:
                 if ref in kz_refs:
                     near_kz.append(pos)
                 if ref.startswith(("group:", "org:")):
                     near_actor.append(pos)
-        if not incidents:
-            continue
         near_kz.sort()
         near_actor.sort()
         near_story.sort()

@@ -69,15 +69,15 @@ class Tagger:
         mentions: Counter[str] = Counter()
         for part in parts:
             mentions.update(part.mentions)
-        kz_terms = sum(part.kinds.get("kz_term", 0) for part in parts)
+        kz_terms = sum(len(part.kz_term_hits) for part in parts)
         for ref in self._needs_kz.intersection(mentions):
             if not self._in_kz_context(ref, parts, head if not title_in_text else None):
                 del mentions[ref]
         incidents = set().union(*(self.matcher.incidents(part) for part in parts))
-        title_kz = bool(head.kinds.get("kz_term")) or not self._kz_entities.isdisjoint(head.first)
+        title_kz = bool(head.kz_term_hits) or not self._kz_entities.isdisjoint(head.first)
         evidence = Evidence(
             kz_terms=kz_terms,
-            security_terms=sum(part.kinds.get("security_term", 0) for part in parts),
+            security_terms=sum(len(part.security_term_hits) for part in parts),
             entity_mentions=mentions,
             incidents=incidents,
             title_kz=title_kz,
@@ -111,19 +111,16 @@ class Tagger:
     def _in_kz_context(self, ref: str, parts: list[Matches], head: Matches | None) -> bool:
         """A generic name counts near Kazakhstan: a Kazakhstan term or a sure Kazakh place or
         person within ``KZ_CONTEXT_CHARS`` of one of its mentions, or in the title."""
-        if head is not None and (
-            head.kinds.get("kz_term") or not self._kz_anchors.isdisjoint(head.first)
-        ):
+        if head is not None and (head.kz_term_hits or not self._kz_anchors.isdisjoint(head.first)):
             return True
         for part in parts:
             own = part.positions.get(ref)
             if not own:
                 continue
             if part.kz_anchor_positions is None:
+                sure = self._kz_anchors
                 part.kz_anchor_positions = sorted(
-                    pos
-                    for pos, kind, r in part.hits
-                    if kind == "kz_term" or (kind == "entity" and r in self._kz_anchors)
+                    [*part.kz_term_hits, *(pos for pos, r in part.entity_hits if r in sure)]
                 )
             anchors = part.kz_anchor_positions
             for pos in own:
