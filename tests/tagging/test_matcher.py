@@ -85,23 +85,15 @@ def _reference_scan(matcher: Matcher, text: str) -> dict:
         "kz_term": [],
         "security": [],
         "domain": [],
+        "foreign": [],
     }
     anchors: list[int] = []
 
     def file(start: int, end: int, p: Pattern) -> None:
-        if p.kind == "entity":
-            filed["entity"].append((start, p.ref))
-            if p.anchor:
-                anchors.append(start)
-        elif p.kind == "incident":
-            filed["incident"].append((start, end, p))
-        elif p.kind == "kz_term":
-            filed["kz_term"].append(start)
+        name = {"security_term": "security", "foreign_term": "foreign"}.get(p.kind, p.kind)
+        filed[name].append((start, end, p.ref))
+        if (p.kind == "entity" and p.anchor) or p.kind == "kz_term":
             anchors.append(start)
-        elif p.kind == "security_term":
-            filed["security"].append(start)
-        else:
-            filed["domain"].append((start, p.ref))
 
     for start, end, p in hits:
         if not p.capital:
@@ -119,6 +111,7 @@ def _filed(matches: Matches) -> dict:
         "kz_term": matches.kz_term_hits,
         "security": matches.security_term_hits,
         "domain": matches.domain_hits,
+        "foreign": matches.foreign_hits,
     }
 
 
