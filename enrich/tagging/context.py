@@ -395,16 +395,18 @@ class Reading:
             return KZ
         return ABROAD if vote < -1e-9 else self.where[sentence]
 
-    def resolve_generic(self, ref: str, title_kz: bool) -> bool:
+    def resolve_generic(self, ref: str, title_kz: bool) -> bool | None:
         """Is a generically named body (``ref``) Kazakhstan's in this article?
 
         True when one of its mentions is: a country word beside it decides, else where the
         mention is located (``_item_where``); in an article with no country words, a Kazakh
-        title.
+        title. None when the body is named only past the reading (``READING_CHARS``).
         """
+        found = False
         for sentence, start, end, hit_ref in self.matches.deferred:
             if hit_ref != ref:
                 continue
+            found = True
             low, high = self._bounds(sentence)
             geo = self._geo(low, high)
             sign = _beside(geo, start, end, low, high)
@@ -413,7 +415,7 @@ class Reading:
                 sign = 1 if where == KZ or (where == NOWHERE and title_kz) else -1
             if sign == 1:
                 return True
-        return False
+        return False if found else None
 
     # --- what happened where ---------------------------------------------------------------
 

@@ -66,6 +66,8 @@ def normalise(text: str) -> str:
 def normalise_encoded(text: str) -> tuple[str, bytes]:
     """``normalise(text)`` and its UTF-8 bytes (what ``has_invisible`` and the mixed-script
     test read, without encoding the text again)."""
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     lowered = text.lower()
     if len(lowered) != len(text):
         # A few characters (e.g. "İ") lower-case to two; keep one so positions still line up.
@@ -73,10 +75,6 @@ def normalise_encoded(text: str) -> tuple[str, bytes]:
     if not lowered.isascii():
         lowered = _PUNCT_RE.sub(" ", lowered.replace("ё", "е"))
     encoded = lowered.encode("utf-8").translate(_ASCII_TABLE)
-    if (b"\xcc" in encoded or b"\xcd" in encoded) and not unicodedata.is_normalized("NFC", text):
-        # Combining marks (U+0300-U+036F: "и" + breve for "й"): compose first. Checked on the
-        # bytes, which costs far less than an NFC test of every text.
-        return normalise_encoded(unicodedata.normalize("NFC", text))
     return encoded.decode("utf-8"), encoded
 
 

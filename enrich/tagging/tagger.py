@@ -87,7 +87,10 @@ class Tagger:
         title_kz = bool(title_chars) and self._title_kz(matches, title_chars)
         reading = Reading(matches, mentions, self.tables, title_chars=title_chars)
         for ref in generic.intersection(mentions):
-            if not reading.resolve_generic(ref, title_kz):
+            kazakh = reading.resolve_generic(ref, title_kz)
+            if kazakh is None:  # named only past the reading: a Kazakh word near it decides
+                kazakh = self._in_kz_context(ref, matches, title_chars)
+            if not kazakh:
                 del mentions[ref]
         incidents = self.matcher.incidents(matches)
         evidence = Evidence(
@@ -144,8 +147,9 @@ class Tagger:
         }
 
     def _in_kz_context(self, ref: str, matches: Matches, title_chars: int) -> bool:
-        """A GeoNames place counts near Kazakhstan: a Kazakhstan term or a sure Kazakh place or
-        person within ``KZ_CONTEXT_CHARS`` of one of its mentions, or in the title."""
+        """A GeoNames place (or a generic body named only past the reading) counts near
+        Kazakhstan: a Kazakhstan term or a sure Kazakh place or person within
+        ``KZ_CONTEXT_CHARS`` of one of its mentions, or in the title."""
         if matches.kz_anchor_positions is None:
             sure = self._kz_anchors
             matches.kz_anchor_positions = sorted(

@@ -164,3 +164,11 @@ def test_no_kazakhstan_named_no_kazakhstan_security_news(tagger: Tagger) -> None
 )
 def test_what_happened_where_decides(tagger: Tagger, title: str, text: str, relevant: bool) -> None:
     assert tagger.tag({"title": title, "text": text})["kz_security"]["relevant"] is relevant
+
+
+def test_a_generic_body_named_past_the_reading_is_kept_near_kazakhstan(tagger: Tagger) -> None:
+    filler = "The weather was fine and the markets were calm. " * (READING_CHARS // 40)
+    kazakh = filler + "Kazakhstan's Interior Ministry said two men were detained."
+    assert "org:interior-ministry" in _orgs(tagger, kazakh)
+    foreign = filler + "Poland's Interior Ministry said two men were detained in Warsaw."
+    assert "org:interior-ministry" not in _orgs(tagger, foreign)
