@@ -11,13 +11,17 @@ UV_VERSION := 0.13.8
 
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
-        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts
+        demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts \
+        bench-stories system-packages up down status
 
 help:
-	@echo "make demo    - install, start Elasticsearch + SMTP, run the pipeline end to end"
+	@echo "make demo    - the quick path: install, start Elasticsearch + SMTP, run every DAG once"
+	@echo "               with 'airflow dags test' on SQLite (no scheduler)"
+	@echo "make up      - production mode: PostgreSQL + Airflow's api-server, scheduler,"
+	@echo "               dag-processor, triggerer + Elasticsearch, SMTP, replay (make down, status)"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
-	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts"
+	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
 # own small venv so that `uv sync` never removes it.
@@ -30,6 +34,22 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 install: $(VENV)/.installed
+
+# Debian packages that production mode and its tests need, installed only when missing:
+# PostgreSQL (Airflow's metadata DB under `make up`) and Chromium (the browser tests; fonts for
+# Latin, Cyrillic and Kazakh). As root, `apt-get update` first (fresh machines and CI may have
+# no package lists); otherwise through sudo. The lock timeout lets parallel checkouts wait.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+system-packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "system-packages: apt-get install$$missing"; \
+	  $$sudo env $(APT_GET) update -qq && \
+	  $$sudo env $(APT_GET) install -y -qq --no-install-recommends $$missing; \
+	fi
 
 es-up: install
 	@$(PY) -m kzmon.localstack.es_node up
@@ -55,7 +75,18 @@ replay-down:
 demo: install es-up smtp-up
 	$(PY) -m kzmon.demo
 
-test: install
+# Production mode on this machine (README "Run it like production"); the last line of `up`
+# is one JSON object with the URLs. `make up LIVE=1` crawls the live outlets, not the replay.
+up: install system-packages
+	@$(PY) -m kzmon.localstack.stack up $(if $(LIVE),--live,)
+
+down:
+	@$(PY) -m kzmon.localstack.stack down
+
+status:
+	@$(PY) -m kzmon.localstack.stack status
+
+test: install system-packages
 	$(VENV)/bin/pytest
 
 lint: install
@@ -81,5 +112,8 @@ bench-index: install
 bench-alerts: install
 	$(PY) -m kzmon.alerts.bench
 
-clean: es-down smtp-down replay-down
-	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp
+bench-stories: install
+	$(PY) -m benchmarks.stories
+
+clean: down es-down smtp-down replay-down
+	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp $(STATE)/prod

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from kzmon.orchestration import START_DATE, default_args
+from kzmon.orchestration import START_DATE, active_dag_args, default_args, run_time
 
 
 @dag(
     dag_id="kzmon_pipeline_health",
-    description="Per-outlet freshness and error rates; cluster health; free disk",
+    description="Outlet freshness and error rates; volume per language; cluster; disk",
     schedule="*/30 * * * *",
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["kzmon", "ops"],
     default_args=default_args(),
+    **active_dag_args(),
     params={"as_of": Param(None, type=["null", "string"], description="assess as of (ISO)")},
 )
 def kzmon_pipeline_health() -> None:
@@ -29,7 +30,7 @@ def kzmon_pipeline_health() -> None:
         from kzmon import tasks
 
         ctx = get_current_context()
-        as_of = ctx["params"].get("as_of") or ctx["data_interval_end"].isoformat()
+        as_of = ctx["params"].get("as_of") or run_time(ctx)
         return tasks.health(as_of)
 
     assess()

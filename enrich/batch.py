@@ -71,6 +71,13 @@ def _enrich_guarded(page: dict[str, Any], tagger: Any, result: EnrichResult) -> 
         return {"url": page.get("url"), "stage": "enrich", "error": f"internal error: {exc!r}"}
 
 
+def _not_a_page(value: Any) -> str | None:
+    """Why a parsed line is not a page record (None when it is a JSON object)."""
+    if isinstance(value, dict):
+        return None
+    return f"expected a JSON object, got {type(value).__name__}"
+
+
 def enrich_batch(pages_path: Path, out_dir: Path | None = None) -> EnrichResult:
     """Extract and tag every page of a crawl batch; return counts and output paths."""
     from enrich.tagging import get_tagger
@@ -84,12 +91,17 @@ def enrich_batch(pages_path: Path, out_dir: Path | None = None) -> EnrichResult:
     tagger = get_tagger()
     tmp_articles = articles_path.with_suffix(".jsonl.tmp")
     tmp_errors = errors_path.with_suffix(".jsonl.tmp")
-    with open(tmp_articles, "w", encoding="utf-8") as good, open(tmp_errors, "w") as bad:
+    with (
+        open(tmp_articles, "w", encoding="utf-8") as good,
+        open(tmp_errors, "w", encoding="utf-8") as bad,
+    ):
         for line in iter_jsonl(pages_path):
             result.pages += 1
-            if line.error is not None:
+            reason = line.error or _not_a_page(line.value)
+            if reason is not None:
                 result.extraction_failed += 1
-                error = f"bad JSON on line {line.number}: {line.error}"
+                LOGGER.warning("%s:%d unreadable (%s); recorded", pages_path, line.number, reason)
+                error = f"unreadable line {line.number}: {reason}"
                 out = {"url": None, "stage": "read", "error": error, "line": line.number}
             else:
                 out = _enrich_guarded(line.value, tagger, result)

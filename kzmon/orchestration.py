@@ -75,9 +75,27 @@ def default_args(**overrides: Any) -> dict[str, Any]:
 
 
 def run_time(context: Any) -> str:
-    """The moment a run stands for: its data-interval end, else its logical date (ISO)."""
+    """The moment a run stands for (ISO): its data-interval end, else its logical date, else
+    when it was due to run (``run_after``).
+
+    Airflow 3's manual and REST-triggered runs have no logical date and so no data interval:
+    their context has no ``data_interval_end`` key at all; ``dag_run.run_after`` is always set.
+    """
     when = context.get("data_interval_end") or context.get("logical_date")
+    if when is None:
+        dag_run = context.get("dag_run")
+        when = getattr(dag_run, "run_after", None)
     return when.isoformat() if when else ""
+
+
+def active_dag_args() -> dict[str, Any]:
+    """DAG arguments of the DAGs that must never start paused: alerts and health.
+
+    Airflow drops Asset events while their consumer is paused, so an alerts DAG created
+    paused loses every indexing run until someone unpauses it; a paused health DAG watches
+    nothing. Outlet DAGs follow the deployment's ``dags_are_paused_at_creation``.
+    """
+    return {"is_paused_upon_creation": False}
 
 
 def safe_run_id(run_id: str) -> str:

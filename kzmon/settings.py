@@ -56,6 +56,8 @@ class Settings:
     smtp_password: str
     smtp_starttls: bool
     smtp_ssl: bool
+    smtp_allow_insecure_auth: bool
+    smtp_ca_certs: str
     mail_from: str
     ops_email: str
     kibana_url: str
@@ -84,6 +86,8 @@ def get_settings() -> Settings:
         smtp_password=_env("SMTP_PASSWORD"),
         smtp_starttls=_env_bool("SMTP_STARTTLS", False),
         smtp_ssl=_env_bool("SMTP_SSL", False),
+        smtp_allow_insecure_auth=_env_bool("SMTP_ALLOW_INSECURE_AUTH", False),
+        smtp_ca_certs=_env("SMTP_CA_CERTS"),
         mail_from=_env("KZMON_MAIL_FROM", "kzmon alerts <alerts@kzmon.localhost>"),
         ops_email=_env("KZMON_OPS_EMAIL", "ops@kzmon.localhost"),
         kibana_url=_env("KIBANA_URL", "http://127.0.0.1:5601"),

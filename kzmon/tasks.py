@@ -66,12 +66,16 @@ def index(enrich_out: dict[str, Any], run_id: str) -> dict[str, Any]:
     es = get_client()
     ensure_setup(es)
     result = index_batch_file(Path(enrich_out["articles_path"]), es=es, run_id=run_id)
-    if result.failed and not result.dead_lettered:
+    if result.failed > result.dead_lettered + result.unreadable:
         raise RuntimeError(f"{result.failed} documents failed and were not dead-lettered")
     return {
         "indexed": result.indexed,
         "index_failed": result.failed,
         "dead_lettered": result.dead_lettered,
+        "dead_letter_retry_failed": result.retry_failed,
+        "parked": result.parked,
+        "parked_total": result.parked_total,
+        "text_truncated": result.truncated,
         "doc_ids": len(result.doc_ids),
     }
 
@@ -85,16 +89,42 @@ def record_run(
 ) -> dict[str, Any]:
     """Write the run's counts (crawl, enrich, index, alerts) to the ops index.
 
-    ``at`` is the run's data-interval end (ISO), so a rerun writes the same document.
+    ``at`` is the moment the run stands for (`kzmon.orchestration.run_time`: its data-interval
+    end, else when it was due), so a rerun writes the same document and the health DAG, which
+    judges "as of" its own run time, sees the runs that came before it.
     """
     from kzmon.es import get_client
+    from kzmon.ops.metrics import parse_at
     from kzmon.ops.metrics import record_run as write
 
     counts: dict[str, Any] = {}
     for part in parts:
         counts.update(part.get("counts", {}))
         counts.update({k: v for k, v in part.items() if isinstance(v, int)})
-    return write(get_client(), dag_id=dag_id, run_id=run_id, outlet=outlet, counts=counts)["counts"]
+    doc = write(
+        get_client(),
+        dag_id=dag_id,
+        run_id=run_id,
+        outlet=outlet,
+        counts=counts,
+        at=parse_at(at),
+    )
+    return doc["counts"]
+
+
+def assign_stories() -> dict[str, Any]:
+    """Give every indexed article without a story its story (before the alerts read them)."""
+    from kzmon.stories.store import assign_stories as assign
+
+    report = assign()
+    if report.failed:
+        raise RuntimeError(f"{report.failed} articles could not be given a story")
+    return {
+        "stories_assigned": report.articles,
+        "new_stories": report.new_stories,
+        "merges": len(report.merges),
+        "incidents": report.incidents,
+    }
 
 
 def alerts(mode: str) -> dict[str, Any]:
@@ -117,8 +147,12 @@ def retag_if_needed() -> dict[str, Any]:
     """Re-tag the archive into a new index version when the taxonomy version changed."""
     from kzmon.es import get_client
     from kzmon.indexer.retag import needs_retag, retag
+    from kzmon.indexer.setup import ensure_setup
 
     es = get_client()
+    # Under a scheduler this daily DAG starts with the others, before any article index
+    # exists: set it up (idempotent, as the index task does) instead of failing on a 404.
+    ensure_setup(es)
     if not needs_retag(es):
         LOGGER.info("every indexed article carries the current taxonomy version")
         return {"retagged": False}
@@ -136,24 +170,35 @@ def retag_if_needed() -> dict[str, Any]:
 
 
 def health(now: str | None = None) -> dict[str, Any]:
-    """Assess every outlet and the cluster, record it; mail ops about outlets newly in trouble."""
+    """Assess every outlet, every language and the cluster, record it; mail ops about outlets
+    and languages newly in trouble."""
     from kzmon.es import get_client
     from kzmon.ops import health as ops_health
+    from kzmon.ops.metrics import parse_at
     from spiders.registry import load_outlets
 
-    when = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    when = parse_at(now) or datetime.now(UTC)
     es = get_client()
-    outlets = [(o.id, float(o.expected_cadence_hours)) for o in load_outlets()]
-    report = ops_health.assess(es, outlets, now=when)
+    registry = load_outlets()
+    outlets = [(o.id, float(o.expected_cadence_hours)) for o in registry]
+    languages: dict[str, list[str]] = {}
+    for outlet in registry:
+        for language in outlet.languages:
+            languages.setdefault(language, []).append(outlet.id)
+    report = ops_health.assess(es, outlets, now=when, languages=languages)
     newly_bad = ops_health.record(es, report)
-    if newly_bad:
+    quiet_languages = ops_health.record_languages(es, report)
+    if newly_bad or quiet_languages:
+        parts = [f"{len(newly_bad)} outlet(s)"] if newly_bad else []
+        parts += [f"{len(quiet_languages)} language(s)"] if quiet_languages else []
         _mail_ops(
-            f"[kzmon] {len(newly_bad)} outlet(s) need attention",
-            ops_health.summary_text(report, newly_bad),
+            f"[kzmon] {' and '.join(parts)} need attention",
+            ops_health.summary_text(report, newly_bad, quiet_languages),
         )
     return {
         "problems": report.problems,
         "notified": [o.outlet for o in newly_bad],
+        "notified_languages": [h.language for h in quiet_languages],
         "cluster_status": report.cluster_status,
     }
 

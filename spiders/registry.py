@@ -22,6 +22,8 @@ REGISTRY_PATH = Path(__file__).with_name("outlets.yaml")
 
 Mode = Literal["incremental", "backfill"]
 ALL_MODES: tuple[Mode, ...] = ("incremental", "backfill")
+#: Parts of an entry that public material did not confirm (docs/outlets/ says what was found).
+Unconfirmed = Literal["feeds", "sitemaps", "listings", "archives", "article_patterns", "markup"]
 
 
 class _Source(BaseModel):
@@ -79,6 +81,7 @@ class Outlet(BaseModel):
     sitemaps: tuple[SitemapSource, ...] = ()
     listings: tuple[ListingSource, ...] = ()
     archives: tuple[ArchiveSource, ...] = ()
+    unconfirmed: tuple[Unconfirmed, ...] = ()
 
     @field_validator("article_patterns")
     @classmethod

@@ -25,6 +25,7 @@ from enrich.extract.inputs import check_html
 from enrich.extract.language import detect_language
 from enrich.extract.options import ExtractOptions
 from enrich.extract.rules import CompiledRules, load_rules
+from enrich.extract.title import choose_title, site_keys, strip_site_names
 
 LOGGER = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _extract(page: dict[str, Any], url: str | None, options: ExtractOptions) -> 
     document = _run_trafilatura(tree, url, options)
     if document is None or not (document.text or "").strip():
         return {"url": url, "error": "no article text found"}
-    title = head["title"] or pagemeta.clean_space(head["trafilatura"].title) or None
+    title = head["title"]
     cleaned = cleaning.clean_paragraphs(
         document.text.split("\n"), rules, title=title, captions=captions
     )
@@ -115,12 +116,18 @@ def _run_trafilatura(tree: HtmlElement, url: str | None, options: ExtractOptions
 
 
 def _read_page_metadata(ctx: _PageContext) -> dict[str, Any]:
-    """Rule fields, meta tags and JSON-LD, read before the rules drop anything."""
+    """Rule fields, meta tags and JSON-LD, read before the rules drop anything.
+
+    The title is the first candidate that is not the site's name (`title.choose_title`).
+    """
     tree, rules = ctx.tree, ctx.rules
     meta = pagemeta.read_head(tree, ctx.url)
     jsonld = pagemeta.read_json_ld(tree)
-    title = (cleaning.rule_texts(tree, rules, "title") or [None])[0] or jsonld.headline
+    trafilatura_meta = pagemeta.trafilatura_metadata(tree)
+    sites = site_keys(tree, rules, jsonld, ctx.url)
+    title = choose_title(tree, rules, jsonld, ctx.url, trafilatura_meta.title, keys=sites)
     return {
+        "site_keys": sites,
         "title": title,
         "subtitle": (cleaning.rule_texts(tree, rules, "subtitle") or [None])[0],
         "authors": cleaning.rule_texts(tree, rules, "authors"),
@@ -130,7 +137,7 @@ def _read_page_metadata(ctx: _PageContext) -> dict[str, Any]:
         "canonical_url": meta.canonical,
         "languages": meta.languages,
         "jsonld": jsonld,
-        "trafilatura": pagemeta.trafilatura_metadata(tree, need_title=not title),
+        "trafilatura": trafilatura_meta,
     }
 
 
@@ -146,7 +153,9 @@ def _record(
         "outlet": ctx.outlet,
         "title": title,
         "subtitle": head["subtitle"] or pagemeta.clean_space(meta.description) or None,
-        "authors": _authors(head["authors"], meta.author, jsonld.authors, ctx.rules),
+        "authors": _authors(
+            head["authors"], meta.author, jsonld.authors, ctx.rules, head["site_keys"]
+        ),
         "published_at": _published(head, page, ctx),
         "modified_at": dates.first_date([*head["modified"], *jsonld.modified]),
         "language": detect_language(text, declared),
@@ -183,20 +192,23 @@ def _authors(
     from_trafilatura: str | None,
     from_jsonld: list[str],
     rules: CompiledRules,
+    sites: set[str],
 ) -> list[str]:
-    """Author names from the first source that has any; "By " prefixes, duplicates and
-    the outlet's non-person accounts (``drop_authors``) removed."""
+    """Author names from the first source that has any; "By " prefixes, duplicates, site
+    names around a person's name ("Daisy Sindelar - RFE/RL") and the outlet's non-person
+    accounts (``drop_authors``) removed."""
     for names in (from_rules, (from_trafilatura or "").split(";"), from_jsonld):
-        result = _clean_authors(names, rules)
+        result = _clean_authors(names, rules, sites)
         if result:
             return result
     return []
 
 
-def _clean_authors(names: list[str], rules: CompiledRules) -> list[str]:
+def _clean_authors(names: list[str], rules: CompiledRules, sites: set[str]) -> list[str]:
     result: list[str] = []
     for name in names:
         name = _BY_PREFIX.sub("", pagemeta.clean_space(name))
+        name = strip_site_names(name, sites) or name  # a desk byline that is the site stays
         if not name or name in result or any(p.search(name) for p in rules.drop_authors):
             continue
         result.append(name)

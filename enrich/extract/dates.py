@@ -68,7 +68,12 @@ def to_iso(value: object) -> str | None:
     return parsed.isoformat()
 
 
+#: "June 11th, 2009 @ 10:57 UTC" (blog bylines): the "@" between date and time
+_AT_SIGN = re.compile(r"\s+@\s+")
+
+
 def _parse(text: str) -> datetime:
+    text = _AT_SIGN.sub(" ", text)
     with warnings.catch_warnings():
         # "tzname XYZ identified but not understood": the value stays naive and becomes UTC.
         warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)

@@ -18,8 +18,10 @@ from urllib.parse import urljoin
 from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
-from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
+from trafilatura.metadata import examine_meta, extract_meta_json
 from trafilatura.settings import Document
+
+from kzmon.textsafety import strip_invisible
 
 LOGGER = logging.getLogger(__name__)
 
@@ -55,11 +57,19 @@ class JsonLd:
     authors: list[str] = field(default_factory=list)
     section: str | None = None
     headline: str | None = None
+    #: names of the site: the articles' ``publisher``, ``WebSite``/``Organization`` objects
+    site_names: list[str] = field(default_factory=list)
 
 
 def clean_space(text: str | None) -> str:
-    """Collapse runs of whitespace to one space and strip."""
-    return _SPACE_RE.sub(" ", text or "").strip()
+    """Remove bidi controls and zero-width characters (`kzmon.textsafety`), collapse runs of
+    whitespace to one space and strip.
+
+    Every string a record gets from the page (title, authors, section, captions, paragraphs)
+    passes here, so stored text can neither spoof what a reader sees nor hide a word from
+    search (``Aty\u200brau``).
+    """
+    return _SPACE_RE.sub(" ", strip_invisible(text or "")).strip()
 
 
 def xpath_texts(tree: HtmlElement, expressions: list[etree.XPath]) -> list[str]:
@@ -166,7 +176,29 @@ def read_json_ld(tree: HtmlElement) -> JsonLd:
             continue
         for obj in _json_ld_objects(data):
             _merge_json_ld(found, obj)
+        found.site_names.extend(n for n in _site_names(data) if n not in found.site_names)
     return found
+
+
+_SITE_TYPES = frozenset({"WebSite", "Organization", "NewsMediaOrganization"})
+
+
+def _site_names(data: Any, depth: int = 0) -> Iterator[str]:
+    """Names of the site in a JSON-LD value: publishers, WebSite and Organization objects."""
+    if depth > 4:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _site_names(item, depth + 1)
+    elif isinstance(data, dict):
+        kinds = data.get("@type", "")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        is_site = any(k in _SITE_TYPES for k in kinds if isinstance(k, str))
+        if is_site and isinstance(data.get("name"), str) and clean_space(data["name"]):
+            yield clean_space(data["name"])
+        for key in ("@graph", "publisher", "isPartOf"):
+            if key in data:
+                yield from _site_names(data[key], depth + 1)
 
 
 def _json_ld_objects(data: Any) -> Iterator[dict[str, Any]]:
@@ -209,14 +241,15 @@ def _author_names(value: Any) -> list[str]:
     return []
 
 
-def trafilatura_metadata(tree: HtmlElement, *, need_title: bool) -> Document:
-    """trafilatura's title, author and description, from its cheaper metadata steps.
+def trafilatura_metadata(tree: HtmlElement) -> Document:
+    """trafilatura's meta-tag title, author and description, from its cheaper metadata steps.
 
     ``trafilatura.metadata.extract_metadata`` also scans for categories, tags, licence, the
     date and (when meta tags name no author) the body for bylines: together ~30% of a whole
     extraction. We read dates, section and canonical URL ourselves, outlets' bylines come from
-    their rules, and only the title, the meta-tag/JSON-LD author and the description are
-    needed here. The title heuristics (h1, title patterns) run only when ``need_title``.
+    their rules, and only the meta-tag title, the meta-tag/JSON-LD author and the description
+    are needed here. The title heuristics over headings and ``<title>`` are ours
+    (``title.choose_title``: they must never return the site's name).
     """
     document = examine_meta(tree)
     if document.author and " " not in document.author:
@@ -225,8 +258,6 @@ def trafilatura_metadata(tree: HtmlElement, *, need_title: bool) -> Document:
         document = extract_meta_json(tree, document)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         LOGGER.debug("trafilatura's JSON-LD reader failed: %s", err)
-    if need_title and not document.title:
-        document.title = extract_title(tree)
     document.clean_and_trim()
     return document
 

@@ -41,6 +41,8 @@ class OutletRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
+    #: other names the site goes by (older names, short forms): never a title (title.py)
+    site_names: list[str] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     title: list[str] = Field(default_factory=list)
@@ -82,6 +84,7 @@ class OutletRules(BaseModel):
         for key in _LIST_FIELDS:
             data[key] = [*other.model_dump()[key], *data[key]]
         data["name"], data["hosts"] = other.name, other.hosts
+        data["site_names"] = [*other.site_names, *self.site_names]
         data["languages"] = other.languages or self.languages
         return OutletRules(**data)
 

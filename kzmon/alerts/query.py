@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kzmon.alerts.watchlists import AlertSettings, Watchlist
+from kzmon.indexer.limits import highlight_max_analyzed_offset
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ SOURCE_FIELDS = [
     "entity_ids",
     "incident_types",
     "relevance_score",
+    "story_id",
 ]
 
 
@@ -108,6 +110,8 @@ def search_body(
         "highlight": {
             "pre_tags": [MARK_START],
             "post_tags": [MARK_END],
+            # a longer text is highlighted up to this offset instead of failing the search
+            "max_analyzed_offset": highlight_max_analyzed_offset(),
             "fields": {
                 "title": {"number_of_fragments": 0},
                 "text": {"fragment_size": 180, "number_of_fragments": 2},

@@ -1,10 +1,14 @@
 """Alert entries and the email that carries them (multipart text + HTML from Jinja2).
 
 Every string that comes from an article is untrusted: it is stripped of control characters
-(CR/LF included, for one-line fields), HTML-escaped by Jinja2's autoescaping in the HTML
-part, and the only markup we add ourselves is ``<mark>`` around highlighted terms, inserted
-*after* escaping (Elasticsearch marks them with control-character sentinels). Headers are
-built by `email.message.EmailMessage`, which refuses CR/LF in header values.
+(CR/LF included, for one-line fields) and of bidi controls and zero-width characters (which
+spoof titles and file names: `kzmon.textsafety`), HTML-escaped by Jinja2's autoescaping in
+the HTML part, and the only markup we add ourselves is ``<mark>`` around highlighted terms,
+inserted *after* escaping (Elasticsearch marks them with control-character sentinels). Both
+template environments strip invisible characters from every value they print, whatever the
+template; links keep them percent-encoded. Headers are built by `email.message.EmailMessage`,
+which refuses CR/LF in header values, and `textsafety.neutralise_message` cleans headers and
+attachment names of the finished message.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from markupsafe import Markup, escape
 
 from kzmon.alerts.query import MARK_END, MARK_START
 from kzmon.alerts.watchlists import Watchlist
+from kzmon.textsafety import neutralise_message, neutralise_url, strip_invisible
 
 LOGGER = logging.getLogger(__name__)
 
@@ -61,16 +66,22 @@ class Entry:
     snippet_text: str
     snippet_html: Markup
     sources: list[Source] = field(default_factory=list)
+    story_id: str = ""
+    outlets: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    fatalities: str = ""
+    growth: list[str] = field(default_factory=list)
 
 
 def one_line(value: Any) -> str:
-    """An untrusted value as one line of plain text: no control characters, no CR/LF."""
-    text = _CONTROL.sub(" ", str(value or ""))
+    """An untrusted value as one line of plain text: no control, bidi or zero-width
+    characters, no CR/LF."""
+    text = _CONTROL.sub(" ", strip_invisible(str(value or "")))
     return _SPACE.sub(" ", text).strip()
 
 
 def _clean(value: str) -> str:
-    return _SPACE.sub(" ", _CONTROL.sub(" ", value))
+    return _SPACE.sub(" ", _CONTROL.sub(" ", strip_invisible(value)))
 
 
 def marked_html(fragment: str) -> Markup:
@@ -107,7 +118,7 @@ def marked_terms(fragments: list[str]) -> list[str]:
 
 def safe_url(value: Any) -> str:
     """An article link if it is http(s); anything else (``javascript:`` ...) becomes empty."""
-    url = one_line(value)
+    url = neutralise_url(_SPACE.sub(" ", _CONTROL.sub(" ", str(value or ""))).strip())
     return url if url.lower().startswith(("http://", "https://")) else ""
 
 
@@ -129,10 +140,27 @@ def matched_tags(article: dict[str, Any], watchlist: Watchlist) -> list[str]:
     return [one_line(names.get(tag) or tag) for tag in hits][:MAX_TAGS]
 
 
-def build_entry(story: list[dict[str, Any]], watchlist: Watchlist) -> Entry:
+def bounded_snippet(text: str, limit: int) -> str:
+    """At most `limit` characters of text, ending on a sentence boundary when one is in the
+    second half, else on a word boundary (with "…"); never in the middle of a word."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    sentence_end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    if sentence_end >= limit // 2:
+        return head[: sentence_end + 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > 0 else head[:limit]).rstrip(" ,;:—-") + " …"
+
+
+def build_entry(
+    story: list[dict[str, Any]], watchlist: Watchlist, story_facts: dict[str, Any] | None = None
+) -> Entry:
     """One entry from the hits of one story (the first hit is the main copy).
 
-    Each hit is ``{**_source, "highlight": {...}}`` as returned by the search.
+    Each hit is ``{**_source, "highlight": {...}}`` as returned by the search;
+    `story_facts` (from the stories index: outlets, languages, fatalities) fills the story
+    lines, else they come from the hits.
     """
     main = story[0]
     highlight = main.get("highlight") or {}
@@ -143,8 +171,9 @@ def build_entry(story: list[dict[str, Any]], watchlist: Watchlist) -> Entry:
         snippet_text = " … ".join(marked_text(f) for f in text_fragments)
         snippet_html = Markup(" … ").join(marked_html(f) for f in text_fragments)
     else:
-        fallback = one_line(main.get("text"))[:SNIPPET_FALLBACK_CHARS]
+        fallback = bounded_snippet(one_line(main.get("text")), SNIPPET_FALLBACK_CHARS)
         snippet_text, snippet_html = fallback, escape(fallback)
+    facts = story_facts or {}
     return Entry(
         doc_ids=[hit["doc_id"] for hit in story],
         title=unmarked(title_src) or "(untitled)",
@@ -157,7 +186,27 @@ def build_entry(story: list[dict[str, Any]], watchlist: Watchlist) -> Entry:
         snippet_text=snippet_text,
         snippet_html=snippet_html,
         sources=[_source(hit) for hit in story],
+        story_id=one_line(main.get("story_id")),
+        outlets=[one_line(o) for o in facts.get("outlets") or _distinct(story, "outlet")],
+        languages=[one_line(x) for x in facts.get("languages") or _distinct(story, "language")],
+        fatalities=_range_text(facts.get("fatalities")),
     )
+
+
+def _distinct(hits: list[dict[str, Any]], *names: str) -> list[str]:
+    values = []
+    for hit in hits:
+        value = next((hit.get(n) for n in names if hit.get(n)), None)
+        if value and value not in values:
+            values.append(str(value))
+    return values
+
+
+def _range_text(value: Any) -> str:
+    if not isinstance(value, dict) or value.get("max") is None:
+        return ""
+    lo, hi = value.get("min"), value.get("max")
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
 def _source(hit: dict[str, Any]) -> Source:
@@ -170,9 +219,25 @@ def _source(hit: dict[str, Any]) -> Source:
 
 
 def subject(watchlist: Watchlist, count: int) -> str:
-    """``<watchlist name>: N new article(s)``."""
-    noun = "article" if count == 1 else "articles"
+    """``<watchlist name>: N new story/stories``."""
+    noun = "story" if count == 1 else "stories"
     return f"{one_line(watchlist.name)}: {count} new {noun}"
+
+
+def update_subject(watchlist: Watchlist, entry: Entry) -> str:
+    """``<watchlist name>: story grew: <title> (+kk, +Azattyq)``."""
+    growth = ", ".join(entry.growth)
+    return one_line(f"{watchlist.name}: story grew: {entry.title[:80]} ({growth})")
+
+
+def visible(value: Any) -> Any:
+    """Jinja2 ``finalize``: every printed value without invisible characters (Markup stays
+    Markup: removing characters from escaped text cannot create markup)."""
+    if isinstance(value, Markup):
+        return Markup(strip_invisible(str(value)))
+    if isinstance(value, str):
+        return strip_invisible(value)
+    return value if value is None else strip_invisible(str(value))
 
 
 def _environments() -> tuple[Environment, Environment]:
@@ -181,8 +246,9 @@ def _environments() -> tuple[Environment, Environment]:
         loader=loader,
         autoescape=select_autoescape(["html", "html.j2"], default=True),
         undefined=StrictUndefined,
+        finalize=visible,
     )
-    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined)
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, finalize=visible)
     return text, html
 
 
@@ -194,8 +260,12 @@ def build_message(
     discover_url: str,
     now: datetime,
     digest: bool = False,
+    update: bool = False,
 ) -> EmailMessage:
-    """The multipart (text + HTML) alert mail for a watchlist and its new entries."""
+    """The multipart (text + HTML) alert mail for a watchlist and its new entries.
+
+    ``update=True`` is the "story grew" mail of one story (its entry lists what is new).
+    """
     text_env, html_env = _environments()
     context = {
         "watchlist": watchlist,
@@ -203,15 +273,20 @@ def build_message(
         "entries": entries,
         "discover_url": discover_url,
         "digest": digest,
+        "update": update,
         "generated_at": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
     }
     msg = EmailMessage()
-    msg["Subject"] = subject(watchlist, len(entries))
+    msg["Subject"] = (
+        update_subject(watchlist, entries[0]) if update else subject(watchlist, len(entries))
+    )
     msg["From"] = mail_from
     msg["To"] = ", ".join(watchlist.recipients)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain="kzmon.localhost")
     msg["X-Kzmon-Watchlist"] = watchlist.id
+    if update:
+        msg["X-Kzmon-Story-Update"] = entries[0].story_id
     msg.set_content(text_env.get_template("alert.txt.j2").render(context))
     msg.add_alternative(html_env.get_template("alert.html.j2").render(context), subtype="html")
-    return msg
+    return neutralise_message(msg)

@@ -47,6 +47,7 @@ class AlertRunResult:
 
     emails_sent: int = 0
     entries_sent: int = 0
+    updates_sent: int = 0
     pending: int = 0
     errors: list[dict] = field(default_factory=list)
 
@@ -62,6 +63,14 @@ class Evaluation:
     duplicates: list[dict[str, Any]]
     entries: list[Entry]
     previously_pending: set[str]
+    #: the articles of each entry (same order as `entries`)
+    groups: list[list[dict[str, Any]]] = field(default_factory=list)
+    #: stories mailed before that grew: (entry listing the new reports, their articles)
+    updates: list[tuple[Entry, list[dict[str, Any]]]] = field(default_factory=list)
+    #: later reports of stories already mailed that bring nothing new (recorded, not mailed)
+    covered: list[dict[str, Any]] = field(default_factory=list)
+    #: what the stories index says of each story (outlets, languages, fatalities)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def articles_alias() -> str:
@@ -182,16 +191,117 @@ def evaluate(
     copies = _copies_of_sent_stories(es, watchlist.id, new, settings.near_duplicate_threshold)
     duplicates += [a for a in new if a["doc_id"] in copies]
     new = [a for a in new if a["doc_id"] not in copies]
-    stories = group_stories(new, settings.near_duplicate_threshold)
-    return Evaluation(
+    groups = group_by_story(new, settings.near_duplicate_threshold)
+    story_ids = sorted({g[0]["story_id"] for g in groups if g[0].get("story_id")})
+    facts = story_facts(es, story_ids)
+    mailed = state.sent_stories(es, watchlist.id, story_ids)
+    evaluation = Evaluation(
         watchlist=watchlist,
         since=since,
         watermark=_next_watermark(watermark, visible, articles, settings.max_hits),
         new=new,
         duplicates=duplicates,
-        entries=[build_entry(story, watchlist) for story in stories],
+        entries=[],
         previously_pending=set(pending),
+        facts=facts,
     )
+    for group in groups:
+        story_id = group[0].get("story_id") or ""
+        entry = build_entry(group, watchlist, facts.get(story_id))
+        if story_id not in mailed:
+            evaluation.entries.append(entry)
+            evaluation.groups.append(group)
+            continue
+        entry.growth = story_growth(mailed[story_id], group, facts.get(story_id))
+        if watchlist.updates and entry.growth:
+            evaluation.updates.append((entry, group))
+        else:
+            evaluation.covered += group
+    return evaluation
+
+
+def group_by_story(articles: list[dict[str, Any]], threshold: float) -> list[list[dict]]:
+    """Articles grouped by ``story_id``; syndicated copies join their story too.
+
+    Groups keep the order of their first article. Articles without a story id (indexed
+    before stories existed) are grouped by copies only.
+    """
+    copies = group_stories(articles, threshold)
+    root: dict[str, int] = {}
+    merged: list[list[dict[str, Any]]] = []
+    for group in copies:
+        ids = {a.get("story_id") for a in group if a.get("story_id")}
+        target = next((root[i] for i in sorted(ids) if i in root), None)
+        if target is None:
+            target = len(merged)
+            merged.append([])
+        merged[target] += group
+        for story_id in ids:
+            root.setdefault(story_id, target)
+    for group in merged:
+        group.sort(key=lambda a: articles.index(a))
+        story_id = next((a["story_id"] for a in group if a.get("story_id")), None)
+        for article in group:
+            article.setdefault("story_id", story_id)
+    return merged
+
+
+def story_facts(es: Elasticsearch, story_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Outlets, languages and fatality range of stories, from the stories index."""
+    alias = f"{get_settings().es_index_prefix}-stories"
+    if not story_ids or not es.indices.exists(index=alias):
+        return {}
+    response = es.mget(
+        index=alias,
+        ids=story_ids,
+        source=["story_id", "outlets", "languages", "incident.fatalities"],
+    )
+    out = {}
+    for doc in response["docs"]:
+        if doc.get("found"):
+            source = doc["_source"]
+            out[doc["_id"]] = {
+                "story_id": doc["_id"],
+                "outlets": source.get("outlets") or [],
+                "languages": source.get("languages") or [],
+                "fatalities": (source.get("incident") or {}).get("fatalities"),
+            }
+    return out
+
+
+def _told(group: list[dict[str, Any]], facts: dict[str, Any] | None) -> dict[str, Any]:
+    """What a mail tells of a story: the index's facts, else what its articles show."""
+    story_id = group[0].get("story_id") or ""
+    outlets = {a.get("outlet") for a in group if a.get("outlet")}
+    languages = {a.get("language") for a in group if a.get("language")}
+    if facts:
+        outlets |= set(facts.get("outlets") or [])
+        languages |= set(facts.get("languages") or [])
+    return {
+        "story_id": story_id,
+        "outlets": sorted(outlets),
+        "languages": sorted(languages),
+        "fatalities": (facts or {}).get("fatalities"),
+    }
+
+
+def story_growth(
+    mailed: dict[str, Any], group: list[dict[str, Any]], facts: dict[str, Any] | None
+) -> list[str]:
+    """What a mailed story gained: new outlets, new languages, a new fatality range."""
+    told = _told(group, facts)
+    growth = [f"+{o}" for o in told["outlets"] if o not in set(mailed.get("outlets") or [])]
+    growth += [
+        f"+{lang}" for lang in told["languages"] if lang not in set(mailed.get("languages") or [])
+    ]
+    fatalities = told["fatalities"]
+    if fatalities and (fatalities.get("min"), fatalities.get("max")) != (
+        mailed.get("fatalities_min"),
+        mailed.get("fatalities_max"),
+    ):
+        low, high = fatalities.get("min"), fatalities.get("max")
+        growth.append(f"killed {low}" if low == high else f"killed {low}–{high}")
+    return growth
 
 
 def render(
@@ -226,19 +336,57 @@ class _Run:
 def _deliver(run: _Run, evaluation: Evaluation) -> bool:
     """Record pending, move the watermark, send, mark sent. True when nothing is left over."""
     watchlist = evaluation.watchlist
-    to_record = [a for a in evaluation.new if a["doc_id"] not in evaluation.previously_pending]
+    covered = {a["doc_id"] for a in evaluation.covered}
+    to_record = [
+        a
+        for a in evaluation.new
+        if a["doc_id"] not in evaluation.previously_pending and a["doc_id"] not in covered
+    ]
     state.record_matches(run.es, watchlist.id, to_record, state.PENDING, run.now)
-    state.record_matches(run.es, watchlist.id, evaluation.duplicates, state.SENT, run.now)
+    state.record_matches(
+        run.es, watchlist.id, evaluation.duplicates + evaluation.covered, state.SENT, run.now
+    )
     state.save_watchlist_state(
         run.es, watchlist.id, watermark=evaluation.watermark, last_evaluated_at=run.now
     )
     message = render(evaluation, run.settings, run.now, run.smtp.mail_from)
-    return message is None or _send(run, evaluation, message)
+    delivered = message is None or _send(run, evaluation, message)
+    for entry, group in evaluation.updates:
+        delivered = _send_update(run, evaluation, entry, group) and delivered
+    return delivered
 
 
-def _send(run: _Run, evaluation: Evaluation, message: EmailMessage) -> bool:
+def _send_update(
+    run: _Run, evaluation: Evaluation, entry: Entry, group: list[dict[str, Any]]
+) -> bool:
+    """The "story grew" mail of one story; its reports are marked sent once it went out."""
+    watchlist = evaluation.watchlist
+    message = build_message(
+        watchlist,
+        [entry],
+        mail_from=run.smtp.mail_from,
+        discover_url=discover_url(get_settings().kibana_url, watchlist, run.settings),
+        now=run.now,
+        update=True,
+    )
+    part = Evaluation(
+        watchlist,
+        evaluation.since,
+        evaluation.watermark,
+        group,
+        [],
+        [entry],
+        evaluation.previously_pending,
+        groups=[group],
+        facts=evaluation.facts,
+    )
+    return _send(run, part, message, update=True)
+
+
+def _send(run: _Run, evaluation: Evaluation, message: EmailMessage, update: bool = False) -> bool:
     """Send the mail; mark its matches sent, or note the failure and leave them pending."""
-    watchlist, doc_ids = evaluation.watchlist, [a["doc_id"] for a in evaluation.new]
+    mailed = [a for group in evaluation.groups for a in group]
+    watchlist, doc_ids = evaluation.watchlist, [a["doc_id"] for a in mailed]
     try:
         attempts = send_message(
             message,
@@ -252,8 +400,13 @@ def _send(run: _Run, evaluation: Evaluation, message: EmailMessage) -> bool:
         run.result.pending += len(doc_ids)
         run.result.errors.append({"watchlist": watchlist.id, "stage": "send", "error": str(exc)})
         return False
-    state.record_matches(run.es, watchlist.id, evaluation.new, state.SENT, _utc(None))
+    state.record_matches(run.es, watchlist.id, mailed, state.SENT, _utc(None))
+    for group in evaluation.groups:
+        if group[0].get("story_id"):
+            told = _told(group, evaluation.facts.get(group[0]["story_id"]))
+            state.record_story(run.es, watchlist.id, told, run.now, update)
     run.result.emails_sent += 1
+    run.result.updates_sent += int(update)
     run.result.entries_sent += len(evaluation.entries)
     LOGGER.info(
         "watchlist %s: sent %d entries (%d articles) in %d attempt(s)",

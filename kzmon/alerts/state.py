@@ -51,9 +51,11 @@ def ensure_state_indices(es: Elasticsearch) -> None:
         (state_index(), "alerts-state.json"),
         (sent_index(), "alerts-sent.json"),
     ):
-        if es.indices.exists(index=name):
-            continue
         body = json.loads((MAPPINGS_DIR / mapping_file).read_text(encoding="utf-8"))
+        if es.indices.exists(index=name):
+            # Fields added since the index was created (additive: story-level state).
+            es.indices.put_mapping(index=name, properties=body["mappings"]["properties"])
+            continue
         try:
             es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
         except ApiError as exc:
@@ -200,7 +202,7 @@ def _sent_doc(watchlist_id: str, hit: dict[str, Any], status: str, now: datetime
         "indexed_at": hit.get("indexed_at"),
         "status": status,
     }
-    for optional in ("sketch", "duplicate_of"):
+    for optional in ("sketch", "duplicate_of", "story_id"):
         if hit.get(optional):
             doc[optional] = hit[optional]
     if status == PENDING:
@@ -225,3 +227,45 @@ def record_failure(
     ]
     if actions:
         helpers.bulk(es, actions, refresh=True)
+
+
+def story_sent_id(watchlist_id: str, story_id: str) -> str:
+    """The id of the story-level sent-state document."""
+    return f"{watchlist_id}:story:{story_id}"
+
+
+def sent_stories(es: Elasticsearch, watchlist_id: str, story_ids: list[str]) -> dict[str, dict]:
+    """What was mailed of each story for this watchlist (absent: never mailed)."""
+    if not story_ids:
+        return {}
+    ids = [story_sent_id(watchlist_id, s) for s in story_ids]
+    response = es.mget(index=sent_index(), ids=ids)
+    return {
+        doc["_source"]["story_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")
+    }
+
+
+def record_story(
+    es: Elasticsearch, watchlist_id: str, story: dict[str, Any], now: datetime, update: bool
+) -> None:
+    """Remember what a mail told of a story: its outlets, languages and fatality range."""
+    fatalities = story.get("fatalities") or {}
+    doc: dict[str, Any] = {
+        "watchlist": watchlist_id,
+        "kind": "story",
+        "story_id": story["story_id"],
+        "status": SENT,
+        "outlets": sorted(story.get("outlets") or []),
+        "languages": sorted(story.get("languages") or []),
+        "fatalities_min": fatalities.get("min"),
+        "fatalities_max": fatalities.get("max"),
+        "sent_at": now.isoformat(),
+    }
+    if update:
+        doc["updates_sent"] = int(story.get("updates_sent") or 0) + 1
+    es.index(
+        index=sent_index(),
+        id=story_sent_id(watchlist_id, story["story_id"]),
+        document=doc,
+        refresh=True,
+    )

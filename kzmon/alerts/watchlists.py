@@ -106,6 +106,10 @@ class Watchlist(BaseModel):
     mode: Literal["immediate", "digest"] = "immediate"
     digest: Digest | None = None
     enabled: bool = True
+    # Mail "story grew" when a story already mailed gains an outlet, a language or a new
+    # fatality range (one mail per grown story); otherwise later reports of a mailed story
+    # are recorded as covered and not mailed again.
+    updates: bool = False
 
     @field_validator("id")
     @classmethod

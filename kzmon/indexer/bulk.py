@@ -8,11 +8,18 @@
   dead-letter file, which the next call re-sends first. When Elasticsearch stays unreachable,
   every document not yet indexed (the rest of the input included) is dead-lettered and
   `IndexingError` is raised: the run fails loudly and nothing is lost.
+- A dead letter Elasticsearch rejects again and again (a mapping conflict: it will never be
+  indexed as it is) is *parked* after `IndexOptions.park_after` rejections: kept apart with its
+  reason, reported in `IndexResult.parked_entries`, and no longer re-sent. Transient failures
+  (429, 5xx, unreachable) do not count as rejections. `IndexResult.failed` counts only the
+  failures of this call's own input, so a caller's exit status reflects new failures only.
+- Over-long text is cut to a bound before indexing (`limits`, ``text_truncated``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -32,6 +39,7 @@ from tenacity import (
 from kzmon.es import get_client
 from kzmon.indexer.deadletter import DeadLetterBox
 from kzmon.indexer.documents import doc_id_for, now_iso, record_url, to_document
+from kzmon.indexer.limits import max_text_chars
 from kzmon.indexer.names import get_names
 from kzmon.jsonl import iter_jsonl
 from kzmon.settings import get_settings
@@ -40,6 +48,23 @@ LOGGER = logging.getLogger(__name__)
 
 #: Per-document statuses worth another try: overload (429) and server-side failures.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+PARK_AFTER_ENV = "KZMON_DEAD_LETTER_PARK_AFTER"
+#: Rejections of one document before it is parked: the first failure and two re-sends in
+#: later runs. A mapping rejection is deterministic; the re-sends cover an operator's fix
+#: (an edited record, a mapping change) landing between runs.
+DEFAULT_PARK_AFTER = 3
+
+
+def park_after_from_env() -> int:
+    """``KZMON_DEAD_LETTER_PARK_AFTER`` (rejections before parking), default 3."""
+    raw = os.environ.get(PARK_AFTER_ENV, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    if raw:
+        LOGGER.warning(
+            "%s=%r is not a positive integer; using %d", PARK_AFTER_ENV, raw, DEFAULT_PARK_AFTER
+        )
+    return DEFAULT_PARK_AFTER
 
 
 @dataclass(frozen=True)
@@ -58,11 +83,21 @@ class IndexOptions:
     max_backoff: float = 30.0
     #: attempts of a batch when the cluster does not answer (connection refused, time-out)
     connection_attempts: int = 5
+    #: rejections (4xx, invalid record) of a dead letter before it is parked
+    park_after: int = field(default_factory=park_after_from_env)
+    #: failures of any kind (transient ones too, e.g. a 429 that never clears) before parking
+    park_after_attempts: int = 20
 
 
 @dataclass
 class IndexResult:
-    """What one `index_articles` call did; ``failed`` documents were all dead-lettered."""
+    """What one `index_articles` call did.
+
+    ``failed``/``errors`` are this call's new failures (its input; dead-lettered unless the
+    line was unreadable); re-sent dead letters that failed again are ``retry_failed``;
+    ``parked_entries`` are the dead letters parked by this call and ``parked_total`` every
+    document waiting in the parked file.
+    """
 
     indexed: int = 0
     failed: int = 0
@@ -71,6 +106,12 @@ class IndexResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
     retried_from_dead_letter: int = 0
+    retry_failed: int = 0
+    parked: int = 0
+    parked_entries: list[dict[str, Any]] = field(default_factory=list)
+    parked_total: int = 0
+    truncated: int = 0
+    unreadable: int = 0
 
 
 class IndexingError(RuntimeError):
@@ -127,7 +168,7 @@ def index_articles(
     try:
         for batch in _batches(items, options.chunk_size):
             new_failures, box_failures = _split_by_origin(run.send(batch))
-            box.append(new_failures)
+            box.append(_park_some(box, new_failures, options, result))
             held.extend(box_failures)  # written at the end, unless indexed later in this call
     except ClusterUnavailable as exc:
         box.release(claimed, done=False)  # their records stay on disk for the next run
@@ -141,18 +182,67 @@ def index_articles(
         box.release(claimed, done=False)  # unexpected: keep the claimed dead letters, re-raise
         raise
     indexed = set(result.doc_ids)
-    box.append([f for f in held if f["doc_id"] not in indexed])
+    box.append(_park_some(box, [f for f in held if f["doc_id"] not in indexed], options, result))
     box.release(claimed, done=True)
+    if box.unpark(indexed):
+        LOGGER.info("parked documents indexed since have left the parked file")
+    result.parked_total = len(box.parked())
+    if result.parked_total:
+        LOGGER.warning(
+            "%d documents parked after repeated rejections (%d this run): see %s",
+            result.parked_total,
+            result.parked,
+            box.parked_path,
+        )
     if refresh:
         es.indices.refresh(index=get_names().write_alias)
     LOGGER.info(
-        "indexed %d, failed %d (dead-lettered %d), skipped %d",
+        "indexed %d, failed %d (dead-lettered %d), skipped %d, dead letters failed again %d",
         result.indexed,
         result.failed,
         result.dead_lettered,
         result.skipped,
+        result.retry_failed,
     )
     return result
+
+
+def should_park(entry: dict[str, Any], options: IndexOptions) -> bool:
+    """True for a dead letter rejected `park_after` times (or failed `park_after_attempts`)."""
+    return (
+        entry.get("rejections", 0) >= options.park_after
+        or entry.get("attempts", 0) >= options.park_after_attempts
+    )
+
+
+def _park_some(
+    box: DeadLetterBox,
+    entries: list[dict[str, Any]],
+    options: IndexOptions,
+    result: IndexResult,
+) -> list[dict[str, Any]]:
+    """Park the entries that should be; return the others (to keep in the box)."""
+    keep, park = [], []
+    for entry in entries:
+        (park if should_park(entry, options) else keep).append(entry)
+    now = now_iso()
+    for entry in park:
+        entry["parked_at"] = now
+        LOGGER.warning(
+            "parking %s (%s) after %d rejections: %s: %s",
+            entry.get("doc_id"),
+            entry.get("url"),
+            entry.get("rejections", 0),
+            entry.get("error"),
+            entry.get("reason"),
+        )
+    box.park(park)
+    result.parked += len(park)
+    result.parked_entries.extend(
+        {k: e.get(k) for k in ("doc_id", "url", "error", "reason", "attempts", "rejections")}
+        for e in park
+    )
+    return keep
 
 
 def _split_by_origin(
@@ -166,22 +256,33 @@ def _split_by_origin(
 
 
 def index_batch_file(path: Path, **kwargs: Any) -> IndexResult:
-    """Index the article records of a JSON-lines file (see `index_articles` for kwargs)."""
+    """Index the article records of a JSON-lines file (see `index_articles` for kwargs).
+
+    A line that cannot be read (not UTF-8, not JSON, not an object) is reported in
+    ``errors`` (``"error": "unreadable_line"``) and counted in ``failed``/``unreadable``;
+    every other line is indexed.
+    """
     bad_lines: list[dict[str, Any]] = []
     result = index_articles(_read_jsonl(path, bad_lines), **kwargs)
     for bad in bad_lines:
         result.failed += 1
+        result.unreadable += 1
         result.errors.append(bad)
     return result
 
 
 def _read_jsonl(path: Path, bad_lines: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for line in iter_jsonl(path):
-        if line.error is None:
+        reason = line.error
+        if reason is None and not isinstance(line.value, dict):
+            reason = f"expected a JSON object, got {type(line.value).__name__}"
+        if reason is None:
             yield line.value
             continue
-        LOGGER.error("%s:%d is not JSON (%s); not indexed", path, line.number, line.error)
-        bad_lines.append({"source": f"{path}:{line.number}", "error": "json", "reason": line.error})
+        LOGGER.error("%s:%d unreadable (%s); not indexed", path, line.number, reason)
+        bad_lines.append(
+            {"source": f"{path}:{line.number}", "error": "unreadable_line", "reason": reason}
+        )
 
 
 def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
@@ -206,10 +307,12 @@ class _Run:
         self.run_id = run_id
         self.result = result
         self.pending: list[_Item] = []
+        self.max_text = max_text_chars()
 
     def send(self, batch: list[_Item]) -> list[dict[str, Any]]:
         """Index one batch; return the dead-letter entries of the documents that failed."""
         indexed_at = now_iso()
+        self.max_text = max_text_chars()
         ready = [item for item in batch if self._prepare(item, indexed_at)]
         failed = [item for item in batch if item.error]
         by_id = {item.doc["doc_id"]: item for item in ready}  # a later duplicate wins
@@ -237,10 +340,14 @@ class _Run:
             )
             return False
         try:
-            item.doc = to_document(item.record, indexed_at=indexed_at, run_id=self.run_id)
+            item.doc = to_document(
+                item.record, indexed_at=indexed_at, run_id=self.run_id, max_text=self.max_text
+            )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             item.error = {"status": None, "error": "invalid_record", "reason": str(exc)}
             return False
+        if item.doc.get("text_truncated") and not item.record.get("text_truncated"):
+            self.result.truncated += 1
         return True
 
     def _failure(self, item: _Item) -> dict[str, Any]:
@@ -249,9 +356,12 @@ class _Run:
         doc_id = item.doc["doc_id"] if item.doc else _safe_doc_id(item.record)
         url = item.record.get("canonical_url") or item.record.get("url")
         LOGGER.warning("document %s (%s) failed: %s", doc_id, url, error)
-        self.result.failed += 1
-        self.result.dead_lettered += 1
-        self.result.errors.append({"doc_id": doc_id, "url": url, **error})
+        if item.dead_letter is None:
+            self.result.failed += 1
+            self.result.dead_lettered += 1
+            self.result.errors.append({"doc_id": doc_id, "url": url, **error})
+        else:
+            self.result.retry_failed += 1
         previous = item.dead_letter or {}
         now = now_iso()
         entry = {
@@ -260,6 +370,7 @@ class _Run:
             "record": item.record,
             **error,
             "attempts": previous.get("attempts", 0) + 1,
+            "rejections": previous.get("rejections", 0) + (0 if _transient(error) else 1),
             "first_failed_at": previous.get("first_failed_at", now),
             "last_failed_at": now,
             "run_id": self.run_id,
@@ -280,6 +391,11 @@ class _Run:
             item.error = {"status": None, "error": "unreachable", "reason": reason}
             entries.append(self._failure(item))
         return entries
+
+
+def _transient(error: dict[str, Any]) -> bool:
+    """True for a failure that may clear by itself (overload, server error, unreachable)."""
+    return error.get("error") == "unreachable" or error.get("status") in RETRY_STATUSES
 
 
 def _safe_doc_id(record: dict[str, Any]) -> str:

@@ -1,4 +1,11 @@
-"""``python -m kzmon.indexer setup | index FILE | retag | search QUERY``."""
+"""``python -m kzmon.indexer setup | index FILE | retag | search QUERY | dead-letters``.
+
+``index`` exits 0 when every record of FILE was indexed, 1 when some of them failed (they are
+dead-lettered, or unreadable), 2 when Elasticsearch stayed unreachable. Dead letters re-sent
+from earlier runs that fail again, and documents parked after repeated rejections, are
+reported in the output (``retry_failed``, ``parked``, ``parked_entries``, ``parked_total``)
+but do not change the exit status: it reflects this run's new failures only.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("file", type=Path)
     index.add_argument("--run-id", default=None)
     index.set_defaults(func=_index)
+    letters = sub.add_parser("dead-letters", help="list dead-lettered and parked documents")
+    letters.add_argument("--requeue", action="store_true", help="re-send parked documents")
+    letters.add_argument("--doc-id", action="append", default=None, help="only these documents")
+    letters.set_defaults(func=_dead_letters)
     retag = sub.add_parser("retag", help="re-tag the archive into a new index version")
     retag.add_argument("--keep-old", action="store_true", help="keep the previous index")
     retag.add_argument("--if-needed", action="store_true", help="only if the taxonomy changed")
@@ -100,6 +111,26 @@ def _summary(result: Any) -> dict[str, Any]:
     summary = dataclasses.asdict(result)
     summary["doc_ids"] = len(summary["doc_ids"])
     return summary
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    """List the dead-letter box and the parked documents; ``--requeue`` un-parks them."""
+    from kzmon.indexer.deadletter import DeadLetterBox
+    from kzmon.settings import get_settings
+
+    box = DeadLetterBox(get_settings().data_dir / "dead-letter")
+    wanted = set(args.doc_id) if args.doc_id else None
+    requeued = box.requeue(wanted) if args.requeue else 0
+    fields = ("doc_id", "url", "error", "reason", "attempts", "rejections", "last_failed_at")
+    _print_json(
+        {
+            "pending": [{k: e.get(k) for k in fields} for e in box.entries()],
+            "parked": [{k: e.get(k) for k in (*fields, "parked_at")} for e in box.parked()],
+            "parked_path": str(box.parked_path),
+            "requeued": requeued,
+        }
+    )
+    return 0
 
 
 def _retag(args: argparse.Namespace) -> int:

@@ -9,6 +9,12 @@ A run *claims* the pending files first (atomic rename to ``articles.retrying-<pi
 re-sends their records, and deletes a claimed file only when the run ends normally; a run that
 dies leaves the claimed file behind and the next run claims it again. Operators may edit a
 record in the file to fix it; the next run sends the edited record.
+
+A document Elasticsearch keeps rejecting (a mapping conflict, a date it cannot parse) would be
+re-sent on every run for ever. After a few rejections (`IndexOptions.park_after`) it is
+*parked*: moved to ``<dir>/parked/articles.jsonl`` with its last reason and ``parked_at``, and
+no longer re-sent. ``python -m kzmon.indexer dead-letters`` lists what is parked;
+``--requeue`` puts parked documents back in the box (after fixing the cause).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,26 +86,91 @@ class DeadLetterBox:
 
     def append(self, entries: list[dict[str, Any]]) -> None:
         """Append failed documents to the pending file (locked against concurrent runs)."""
-        if not entries:
-            return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lines = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
-        with self.pending_path.open("a", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                fh.write(lines)
-                fh.flush()
-                os.fsync(fh.fileno())
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        if entries:
+            _append_locked(self.pending_path, entries)
 
     def entries(self, paths: Iterable[Path] | None = None) -> list[dict[str, Any]]:
         """The entries of some files (default: all), the latest one per doc_id."""
-        latest: dict[str, dict[str, Any]] = {}
-        for entry in _read_lines(self.files() if paths is None else paths):
-            latest.pop(entry.get("doc_id", ""), None)
-            latest[entry.get("doc_id", "")] = entry
-        return list(latest.values())
+        return _latest(_read_lines(self.files() if paths is None else paths))
+
+    @property
+    def parked_path(self) -> Path:
+        """Where documents that kept being rejected are kept (never re-sent by a run)."""
+        return self.directory / "parked" / f"{self.name}.jsonl"
+
+    def park(self, entries: list[dict[str, Any]]) -> None:
+        """Move entries to the parked file (the caller no longer keeps them in the box)."""
+        if entries:
+            _append_locked(self.parked_path, entries)
+
+    def parked(self) -> list[dict[str, Any]]:
+        """The parked entries, the latest one per doc_id."""
+        return _latest(_read_lines([self.parked_path] if self.parked_path.is_file() else []))
+
+    def unpark(self, doc_ids: set[str]) -> int:
+        """Drop the parked entries of these documents; returns how many lines were dropped."""
+        if not doc_ids or not self.parked_path.is_file():
+            return 0
+        with _locked(self.parked_path) as fh:
+            fh.seek(0)
+            lines = fh.readlines()
+            keep = [line for line in lines if _doc_id_of(line) not in doc_ids]
+            if len(keep) != len(lines):
+                fh.seek(0)
+                fh.truncate()
+                fh.writelines(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return len(lines) - len(keep)
+
+    def requeue(self, doc_ids: set[str] | None = None) -> int:
+        """Put parked entries (all, or these doc_ids) back in the box with fresh counts."""
+        entries = [e for e in self.parked() if doc_ids is None or e.get("doc_id") in doc_ids]
+        for entry in entries:
+            entry.pop("parked_at", None)
+            entry["rejections"] = 0
+            entry["attempts"] = 0
+        self.append(entries)
+        self.unpark({e.get("doc_id", "") for e in entries})
+        return len(entries)
+
+
+def _latest(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last entry of each doc_id, in the order of their last appearance."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        latest.pop(entry.get("doc_id", ""), None)
+        latest[entry.get("doc_id", "")] = entry
+    return list(latest.values())
+
+
+def _doc_id_of(line: str) -> str | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value.get("doc_id") if isinstance(value, dict) else None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[Any]:
+    """The file opened for reading and appending, under an exclusive lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield fh
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _append_locked(path: Path, entries: list[dict[str, Any]]) -> None:
+    """Append entries as JSON lines (locked against concurrent runs, synced)."""
+    lines = "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in entries)
+    with _locked(path) as fh:
+        fh.write(lines)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _mtime(path: Path) -> float:

@@ -7,6 +7,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from kzmon.indexer.limits import (
+    MAX_SUBTITLE_CHARS,
+    MAX_TITLE_CHARS,
+    bound_text,
+    max_text_chars,
+)
+
 LOGGER = logging.getLogger(__name__)
 
 #: Record fields copied to the document unchanged.
@@ -33,6 +40,9 @@ COPIED_FIELDS = (
     "taxonomy_version",
     "discovered_via",
     "incident_types",
+    # written by kzmon.stories after indexing; kept through a re-tag (the stories index
+    # holds the membership too, so an article re-indexed without it gets it back)
+    "story_id",
 )
 
 #: Entity type → (names field, ids field) of the document.
@@ -63,14 +73,23 @@ def record_url(record: dict[str, Any]) -> str:
 
 
 def to_document(
-    record: dict[str, Any], *, indexed_at: str | None = None, run_id: str | None = None
+    record: dict[str, Any],
+    *,
+    indexed_at: str | None = None,
+    run_id: str | None = None,
+    max_text: int | None = None,
 ) -> dict[str, Any]:
-    """The flat document of an article record with its tags; raises ValueError without a URL."""
+    """The flat document of an article record with its tags; raises ValueError without a URL.
+
+    ``text`` is bounded to ``max_text`` UTF-16 units (default `limits.max_text_chars()`) and
+    ``text_truncated`` says whether it was cut; titles and subtitles are bounded too.
+    """
     url = record_url(record)
     doc: dict[str, Any] = {"doc_id": doc_id_for(url), "canonical_url": url}
     for name in COPIED_FIELDS:
         if record.get(name) is not None:
             doc[name] = record[name]
+    _bound_fields(doc, record, max_text_chars() if max_text is None else max_text)
     doc.update(_entity_fields(record.get("entities") or []))
     doc.update(_relevance_fields(record.get("kz_security") or {}))
     if indexed_at:
@@ -78,6 +97,26 @@ def to_document(
     if run_id:
         doc["run_id"] = run_id
     return doc
+
+
+def _bound_fields(doc: dict[str, Any], record: dict[str, Any], max_text: int) -> None:
+    """Cut over-long text, title and subtitle; set ``text_truncated`` (docs/index.md)."""
+    cut = bool(record.get("text_truncated"))  # already cut when it was first indexed
+    if isinstance(doc.get("text"), str):
+        doc["text"], cut_now = bound_text(doc["text"], max_text)
+        if cut_now:
+            LOGGER.warning(
+                "text of %s cut to %d characters (was %d)",
+                doc["canonical_url"],
+                len(doc["text"]),
+                len(record["text"]),
+            )
+        cut = cut or cut_now
+    for name, limit in (("title", MAX_TITLE_CHARS), ("subtitle", MAX_SUBTITLE_CHARS)):
+        if isinstance(doc.get(name), str):
+            doc[name], _ = bound_text(doc[name], limit)
+    if cut:
+        doc["text_truncated"] = True
 
 
 def _entity_fields(entities: list[dict[str, Any]]) -> dict[str, Any]:
@@ -129,6 +168,8 @@ def _unique(values: Any) -> list[Any]:
 def from_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The article record (without tags) a stored document was made from, for re-tagging."""
     record = {name: doc[name] for name in COPIED_FIELDS if doc.get(name) is not None}
+    if doc.get("text_truncated"):
+        record["text_truncated"] = True
     record.pop("taxonomy_version", None)
     record.pop("incident_types", None)
     return record

@@ -100,6 +100,11 @@ def ops_properties() -> dict[str, Any]:
     return load_json("ops-template.json")["template"]["mappings"]["properties"]
 
 
+def stories_properties() -> dict[str, Any]:
+    """The stories index field mapping (kzmon.stories; the incidents data view reads it)."""
+    return load_json("stories-template.json")["template"]["mappings"]["properties"]
+
+
 def kibana_files() -> list[Path]:
     """The Kibana saved-object NDJSON files."""
     return sorted(KIBANA_DIR.glob("*.ndjson"))

@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 
 from kzmon.es import get_client
 from kzmon.indexer.documents import ENTITY_FIELDS
+from kzmon.indexer.limits import highlight_max_analyzed_offset
 from kzmon.indexer.names import get_names
 
 LOGGER = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def search_articles(
                 "text.*": {"fragment_size": SNIPPET_CHARS, "number_of_fragments": SNIPPETS},
             },
             "no_match_size": SNIPPET_CHARS,
+            "max_analyzed_offset": highlight_max_analyzed_offset(),
         },
         track_total_hits=True,
     )

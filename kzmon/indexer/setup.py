@@ -2,7 +2,9 @@
 
 Safe to run any number of times (the docker-compose init service and every DAG run call it):
 templates are PUT again (same body, same result), and the first article index is created only
-when the read alias points nowhere.
+when the read alias points nowhere. Fields added to the mapping since the write index was
+created (e.g. ``text_truncated``) are added to that index too: the mapping is strict, so a
+document carrying a field the index does not know would be rejected.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def ensure_setup(es: Elasticsearch | None = None) -> SetupReport:
     es.indices.put_index_template(name=names.ops_template, body=mappings.ops_template(names))
     report.index_templates = [names.articles_template, names.ops_template]
     _ensure_first_index(es, names, report)
+    _add_new_fields(es, report.write_index, components)
     LOGGER.info(
         "set-up done: components=%s skipped=%s read=%s write=%s created=%s",
         report.component_templates,
@@ -118,3 +121,18 @@ def _ensure_first_index(es: Elasticsearch, names: Names, report: SetupReport) ->
         ]
     )
     report.read_index, report.write_index = target, target
+
+
+def _add_new_fields(es: Elasticsearch, index: str | None, components: list[str]) -> None:
+    """PUT the template's field mapping on the write index (new fields only; no-op otherwise).
+
+    A conflicting change (a field whose type changed) is refused by Elasticsearch: it is
+    logged, and needs a new index version (``retag`` copies into one).
+    """
+    if not index:
+        return
+    properties = mappings.article_properties(with_analysis="analysis" in components)
+    try:
+        es.indices.put_mapping(index=index, properties=properties)
+    except BadRequestError as exc:
+        LOGGER.warning("mapping of %s not updated (needs a new index version): %s", index, exc)

@@ -5,6 +5,9 @@ Elastic publishes a runnable distribution on Maven Central
 fetches a pinned 9.x version with Maven, unpacks it under the state folder and runs it with a
 JDK 21+ bound to 127.0.0.1 on a free port, with a small heap. Elasticsearch refuses to run as
 root, so when we are root the node runs as ``nobody`` (through ``setpriv``) in folders it owns.
+The node keeps its HTTP port across restarts (``ports.json`` in its folder), so an ``ES_URL``
+pinned to it keeps working; it refuses a port another process holds, and is reported up only
+when its own process listens there.
 
 Usage::
 
@@ -22,14 +25,22 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kzmon.localstack.listeners import (
+    PortInUseError,
+    ServiceStartError,
+    ensure_port_free,
+    owns_listener,
+    port_is_free,
+    wait_for_own_listener,
+)
 from kzmon.localstack.ports import free_port, pid_alive, terminate
+from kzmon.localstack.privileges import as_unprivileged, check_reachable, hand_over
 from kzmon.settings import get_settings
 
 LOGGER = logging.getLogger(__name__)
@@ -156,22 +167,58 @@ def cluster_health(url: str, timeout: float = 2.0) -> str | None:
         return None
 
 
-def _prepare_node_dir(node_dir: Path, home: Path, run_as_nobody: bool) -> None:
+def _prepare_node_dir(node_dir: Path, home: Path) -> None:
     (node_dir / "data").mkdir(parents=True, exist_ok=True)
     (node_dir / "logs").mkdir(parents=True, exist_ok=True)
     (node_dir / "tmp").mkdir(parents=True, exist_ok=True)
     config = node_dir / "config"
     if not config.exists():
         shutil.copytree(home / "config", config)
-    if run_as_nobody:
-        for parent in node_dir.resolve().parents:
-            if not parent.stat().st_mode & 0o001:
-                raise RuntimeError(
-                    f"{parent} is not traversable by others; Elasticsearch runs as `nobody` "
-                    "when started by root, so put the node folder where it can reach"
-                )
-        for path in [node_dir, *node_dir.rglob("*")]:
-            os.chown(path, 65534, 65534)
+    check_reachable(node_dir, "Elasticsearch")
+    hand_over(node_dir)
+
+
+def _ports_file(node_dir: Path) -> Path:
+    return node_dir / "ports.json"
+
+
+def recorded_ports(node_dir: Path) -> tuple[int | None, int | None]:
+    """The HTTP and transport ports this node used last (kept across `down`/`up`)."""
+    try:
+        data = json.loads(_ports_file(node_dir).read_text())
+        return int(data["http_port"]), int(data["transport_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+
+
+def _choose_ports(node_dir: Path, http_port: int | None) -> tuple[int, int]:
+    """Keep the node's ports: whatever pinned its URL through ``ES_URL`` keeps working.
+
+    The HTTP port is the one asked for, else the recorded one, else a free one; if it is held
+    by another process we fail rather than move. The transport port (nothing outside the node
+    refers to it) moves when its old value is taken.
+    """
+    recorded_http, recorded_transport = recorded_ports(node_dir)
+    port = http_port or recorded_http or free_port()
+    try:
+        ensure_port_free(port, "Elasticsearch")
+    except PortInUseError as exc:
+        if port == recorded_http and not http_port:
+            raise PortInUseError(
+                f"{exc} (the node in {node_dir} always comes back on port {port} so that "
+                f"ES_URL pins keep working; free the port, or remove {_ports_file(node_dir)} "
+                "to let it choose a new one)"
+            ) from exc
+        raise
+    transport = recorded_transport
+    if not transport or transport == port or not port_is_free(transport):
+        transport = free_port()
+    _ports_file(node_dir).write_text(json.dumps({"http_port": port, "transport_port": transport}))
+    return port, transport
+
+
+def _healthy(url: str) -> bool:
+    return cluster_health(url) in {"green", "yellow"}
 
 
 def start_node(
@@ -181,18 +228,21 @@ def start_node(
     heap: str = DEFAULT_HEAP,
     http_port: int | None = None,
 ) -> NodeInfo:
-    """Start a node whose data lives in ``node_dir`` (idempotent) and wait for its health."""
+    """Start a node whose data lives in ``node_dir`` (idempotent) and wait for its health.
+
+    A restarted node comes back on its recorded HTTP port (`_choose_ports`), and the node is
+    only reported up once *its own* process listens there (`wait_for_own_listener`).
+    """
     state_dir = state_dir or get_settings().state_dir
     running = read_node(node_dir)
-    if running and cluster_health(running.url):
+    if running and _healthy(running.url) and owns_listener(running.pid, running.http_port):
         LOGGER.info("Elasticsearch already running at %s (pid %s)", running.url, running.pid)
         return running
     home = ensure_distribution(state_dir)
     java_home = find_java_home()
-    run_as_nobody = os.geteuid() == 0
-    _prepare_node_dir(node_dir, home, run_as_nobody)
-    http_port = http_port or free_port()
-    transport_port = free_port()
+    node_dir.mkdir(parents=True, exist_ok=True)
+    http_port, transport_port = _choose_ports(node_dir, http_port)
+    _prepare_node_dir(node_dir, home)
     pid_file = node_dir / "es.pid"
     pid_file.unlink(missing_ok=True)
     cmd = [
@@ -211,8 +261,6 @@ def start_node(
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         "-Eaction.destructive_requires_name=false",
     ]
-    if run_as_nobody:
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
     env = {
         **os.environ,
         "ES_JAVA_HOME": str(java_home),
@@ -221,21 +269,35 @@ def start_node(
         "ES_TMPDIR": str(node_dir / "tmp"),
     }
     env.pop("JAVA_HOME", None)
-    with open(node_dir / "launcher.log", "wb") as log:
-        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    launcher_log = node_dir / "launcher.log"
+    with open(launcher_log, "wb") as log:
+        launched = subprocess.run(
+            as_unprivileged(cmd), env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+        )
     url = f"http://127.0.0.1:{http_port}"
-    while time.monotonic() < deadline:
-        if cluster_health(url) in {"green", "yellow"}:
-            pid = int(pid_file.read_text().strip())
-            info = NodeInfo(pid, url, http_port, transport_port, str(home), ES_VERSION)
-            _node_file(node_dir).write_text(json.dumps(asdict(info)))
-            LOGGER.info("Elasticsearch %s up at %s (pid %s)", ES_VERSION, url, pid)
-            return info
-        time.sleep(0.5)
-    if pid_file.exists():
-        terminate(int(pid_file.read_text().strip()), STOP_TIMEOUT_S)
-    raise RuntimeError(f"Elasticsearch did not become healthy; see {node_dir / 'logs'}")
+    if launched.returncode != 0 or not pid_file.exists():
+        ensure_port_free(http_port, "Elasticsearch")
+        raise ServiceStartError(
+            f"Elasticsearch did not start (exit {launched.returncode}); see {launcher_log} "
+            f"and {node_dir / 'logs'}"
+        )
+    pid = int(pid_file.read_text().strip())
+    try:
+        wait_for_own_listener(
+            pid,
+            http_port,
+            "Elasticsearch",
+            timeout=START_TIMEOUT_S,
+            log=node_dir / "logs",
+            ready=lambda: _healthy(url),
+        )
+    except (ServiceStartError, PortInUseError):
+        terminate(pid, STOP_TIMEOUT_S)
+        raise
+    info = NodeInfo(pid, url, http_port, transport_port, str(home), ES_VERSION)
+    _node_file(node_dir).write_text(json.dumps(asdict(info)))
+    LOGGER.info("Elasticsearch %s up at %s (pid %s)", ES_VERSION, url, pid)
+    return info
 
 
 def stop_node(node_dir: Path) -> bool:
@@ -259,12 +321,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kzmon.localstack.es_node")
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--dir", type=Path, default=None, help="node folder")
-    parser.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="HTTP port (default: the node's last, else free)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     node_dir = args.dir or default_node_dir()
     if args.action == "up":
-        info = start_node(node_dir, http_port=args.port)
+        try:
+            info = start_node(node_dir, http_port=args.port)
+        except (PortInUseError, ServiceStartError) as exc:
+            print(f"es-up failed: {exc}", file=sys.stderr)
+            return 1
         print(info.url)
         return 0
     if args.action == "down":

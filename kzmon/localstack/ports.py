@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,7 +32,11 @@ def pid_alive(pid: int) -> bool:
 
 
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> bool:
-    """Wait until something accepts TCP connections on host:port."""
+    """Wait until something accepts TCP connections on host:port.
+
+    It cannot tell *who* listens: services that start a process use
+    `kzmon.localstack.listeners.wait_for_own_listener` instead.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -42,17 +47,40 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> bool:
     return False
 
 
-def terminate(pid: int, timeout: float = 10.0) -> bool:
-    """SIGTERM a process, wait up to ``timeout`` s, then SIGKILL; True if it was alive."""
+def terminate(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM) -> bool:
+    """Send ``sig`` (SIGTERM), wait up to ``timeout`` s, then SIGKILL; True if it was alive."""
     if not pid_alive(pid):
         return False
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     return True
+
+
+def terminate_tree(pid: int, timeout: float = 10.0, sig: int = signal.SIGTERM) -> bool:
+    """Stop a process by PID, then any of its descendants that outlived it (by their PIDs).
+
+    A service is asked first (``sig``) so it can shut its own children down; whatever is left
+    afterwards (a task process, a crawl subprocess) is terminated one PID at a time.
+    """
+    import psutil
+
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    was_alive = terminate(pid, timeout, sig)
+    for child in descendants:
+        try:
+            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
+                terminate(child.pid, min(timeout, 5.0))
+        except psutil.NoSuchProcess:
+            continue
+    return was_alive

@@ -18,6 +18,7 @@ import email
 import email.policy
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -28,7 +29,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kzmon.localstack.ports import free_port, pid_alive, terminate, wait_for_port
+from kzmon.localstack.listeners import (
+    PortInUseError,
+    ServiceStartError,
+    ensure_port_free,
+    owns_listener,
+    wait_for_own_listener,
+)
+from kzmon.localstack.ports import free_port, pid_alive, terminate
 from kzmon.settings import get_settings
 
 if TYPE_CHECKING:
@@ -97,16 +105,27 @@ class SmtpInfo:
     mailbox: str
 
 
-def start_server(run_dir: Path, mailbox: Path, port: int | None = None) -> SmtpInfo:
-    """Start the server as a background process (idempotent); wait until it listens."""
+def start_server(
+    run_dir: Path, mailbox: Path, port: int | None = None, *, default_port: int | None = None
+) -> SmtpInfo:
+    """Start the server as a background process (idempotent); wait until *it* listens.
+
+    A server already recorded in ``run_dir`` is reused unless another ``port`` is asked for;
+    a new one listens on ``port``, else ``default_port``, else a free port. Fails with
+    `PortInUseError` (naming the holder) when another process holds the port: mail would
+    otherwise go to that server while we report success.
+    """
     info_file = run_dir / "smtp.json"
     if info_file.exists():
         info = SmtpInfo(**json.loads(info_file.read_text()))
-        if pid_alive(info.pid) and wait_for_port(info.host, info.port, timeout=1):
+        same = port in (None, info.port) and Path(info.mailbox) == Path(mailbox)
+        if same and pid_alive(info.pid) and owns_listener(info.pid, info.port):
             return info
     run_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    with open(run_dir / "smtp.log", "ab") as log:
+    port = port or default_port or free_port()
+    ensure_port_free(port, "SMTP server", HOST)
+    log_path = run_dir / "smtp.log"
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -122,9 +141,12 @@ def start_server(run_dir: Path, mailbox: Path, port: int | None = None) -> SmtpI
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    if not wait_for_port(HOST, port, timeout=30):
-        proc.kill()
-        raise RuntimeError(f"SMTP server did not start; see {run_dir / 'smtp.log'}")
+    try:
+        wait_for_own_listener(proc.pid, port, "SMTP server", timeout=30, log=log_path)
+    except (PortInUseError, ServiceStartError):
+        terminate(proc.pid)
+        proc.wait()
+        raise
     info = SmtpInfo(proc.pid, HOST, port, str(mailbox))
     info_file.write_text(json.dumps(asdict(info)))
     return info
@@ -155,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         serve(args.port or settings.smtp_port, mailbox)
         return 0
     if args.action == "up":
-        info = start_server(run_dir, mailbox, args.port or settings.smtp_port)
+        try:
+            explicit = args.port or (settings.smtp_port if os.environ.get("SMTP_PORT") else None)
+            info = start_server(run_dir, mailbox, explicit, default_port=settings.smtp_port)
+        except (PortInUseError, ServiceStartError) as exc:
+            print(f"smtp-up failed: {exc}", file=sys.stderr)
+            return 1
         print(f"{info.host}:{info.port}")
         return 0
     print("stopped" if stop_server(run_dir) else "not running")

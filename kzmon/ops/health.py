@@ -4,15 +4,22 @@ Per outlet: hours since a run last found an article new to the pipeline, against
 cadence (the registry's ``expected_cadence_hours``), and over the recent runs (the ops index's
 run documents) the fetch error rate, extraction failure rate and empty-text rate, with a jump
 check on the latest run.
+Per language (silence by language, issue #17): the articles that arrived in each language in
+the last hours against the same hours of the previous days, so that all Kazakh-language
+sources going quiet at once is flagged even when no single outlet has passed its own limit
+yet (a blocked crawl, a broken language detector, an upstream change shared by a language's
+outlets). See docs/health.md for the rule and how its numbers were chosen.
 For the cluster: health status, article index size, free disk in the data folder.
-The report goes to the ops index (``kind: health``) and, when an outlet's status turns bad,
-to the ops mailbox.
+The report goes to the ops index (``kind: health`` per outlet, ``kind: language_health`` per
+language) and, when an outlet's or a language's status turns bad, to the ops mailbox.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import shutil
+import statistics
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +44,8 @@ RATE_WINDOW = timedelta(hours=24)
 JUMP_MIN_RATE = 0.5
 JUMP_FACTOR = 2.0
 JUMP_FLOOR = 0.1
+#: Status of an outlet with no recorded run yet (not a problem: no mail).
+PENDING = "pending"
 
 
 @dataclass
@@ -57,20 +66,184 @@ class OutletHealth:
     problems: list[str] = field(default_factory=list)
 
 
+# ---------------------------------------------------------------- silence by language
+# The rule: a language is quiet when the articles that arrived in it (``fetched_at``) in the
+# last LANGUAGE_WINDOW are at most LANGUAGE_DROP_RATIO of its usual volume for those hours,
+# AND so few would be improbable if the usual rate still held (Poisson lower tail below
+# LANGUAGE_P_VALUE). "Usual" is the median of the same window on each of the previous
+# LANGUAGE_BASELINE_DAYS days, so the time of day (nights are quiet) is accounted for and a
+# backfill day or a news spike does not move it. How the numbers were chosen:
+#: 6 h: long enough to hold tens of articles in ru/kk at daytime, short enough that an outage
+#: is flagged within hours (a 24 h window would need ~17 h to drop by 70 %).
+LANGUAGE_WINDOW = timedelta(hours=6)
+#: Two weeks: every weekday twice, so one unusual day cannot set the median.
+LANGUAGE_BASELINE_DAYS = 14
+#: At most 30 % of the usual volume: weekends and holidays bring news volume down to about
+#: half, which must not page anyone; a whole language's sources failing brings it near zero.
+LANGUAGE_DROP_RATIO = 0.3
+#: Improbable under the usual rate: with a median of 5 articles, 0 in the window (p = 0.007)
+#: is not yet enough; with 10, 1 article (p = 0.0005) is.
+LANGUAGE_P_VALUE = 0.001
+#: Below this usual count the window cannot tell silence from chance: no judgement.
+LANGUAGE_MIN_USUAL = 5.0
+
+
+@dataclass
+class LanguageHealth:
+    """The volume of one language's articles against its usual volume."""
+
+    language: str
+    status: str = "ok"  # ok | quiet | insufficient_history
+    articles: int = 0
+    usual_articles: float = 0.0
+    baseline: list[int] = field(default_factory=list)
+    p_value: float | None = None
+    outlets: list[str] = field(default_factory=list)
+    outlets_usual: list[str] = field(default_factory=list)
+    outlets_now: list[str] = field(default_factory=list)
+    quiet_outlets: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LanguageVolume:
+    """What the articles index says about one language: window count, baseline, outlets."""
+
+    articles: int = 0
+    baseline: list[int] = field(default_factory=list)
+    outlets_now: set[str] = field(default_factory=set)
+    outlets_usual: set[str] = field(default_factory=set)
+
+
+def poisson_lower_tail(observed: int, rate: float) -> float:
+    """P(X <= observed) for X ~ Poisson(rate) (in log space: no underflow for large rates)."""
+    if rate <= 0:
+        return 1.0
+    log_terms = [-rate + k * math.log(rate) - math.lgamma(k + 1) for k in range(observed + 1)]
+    top = max(log_terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in log_terms))
+
+
+def assess_language(
+    language: str, volume: LanguageVolume, outlets: Iterable[str] = ()
+) -> LanguageHealth:
+    """Judge one language from its window count and baseline (pure: no I/O).
+
+    ``outlets`` are the registry outlets that publish in the language; ``volume`` comes from
+    the articles index (`language_volumes`).
+    """
+    health = LanguageHealth(
+        language=language,
+        articles=volume.articles,
+        baseline=list(volume.baseline),
+        outlets=sorted(outlets),
+        outlets_usual=sorted(volume.outlets_usual),
+        outlets_now=sorted(volume.outlets_now),
+    )
+    usual = statistics.median(volume.baseline) if volume.baseline else 0.0
+    health.usual_articles = float(usual)
+    if usual < LANGUAGE_MIN_USUAL:
+        health.status = "insufficient_history"
+        return health
+    health.p_value = round(poisson_lower_tail(volume.articles, usual), 6)
+    if volume.articles <= LANGUAGE_DROP_RATIO * usual and health.p_value < LANGUAGE_P_VALUE:
+        health.status = "quiet"
+        health.quiet_outlets = sorted(volume.outlets_usual - volume.outlets_now)
+        hours = LANGUAGE_WINDOW.total_seconds() / 3600
+        quiet = ", ".join(health.quiet_outlets) or "none of them individually"
+        health.problems.append(
+            f"quiet: {volume.articles} {language} article(s) in the last {hours:g} h, usually "
+            f"{usual:g} at these hours (median of {len(volume.baseline)} days); "
+            f"silent outlets: {quiet}"
+        )
+    return health
+
+
+def _slot_ranges(now: datetime) -> list[dict[str, str]]:
+    """The window (key "0") and the same hours on each baseline day (keys "1".."N")."""
+    ranges = []
+    for day in range(LANGUAGE_BASELINE_DAYS + 1):
+        end = now - timedelta(days=day)
+        ranges.append(
+            {"key": str(day), "from": (end - LANGUAGE_WINDOW).isoformat(), "to": end.isoformat()}
+        )
+    return ranges
+
+
+def language_volumes(
+    es: Elasticsearch, languages: Iterable[str], *, now: datetime
+) -> dict[str, LanguageVolume]:
+    """Per language: articles that arrived in the window and in each baseline slot (one query)."""
+    wanted = sorted(set(languages))
+    volumes = {lang: LanguageVolume(baseline=[0] * LANGUAGE_BASELINE_DAYS) for lang in wanted}
+    alias = f"{get_settings().es_index_prefix}-articles"
+    if not wanted or not es.indices.exists_alias(name=alias):
+        return volumes
+    ranges = _slot_ranges(now)
+    resp = es.search(
+        index=alias,
+        size=0,
+        query={
+            "bool": {
+                "filter": [
+                    {"terms": {"language": wanted}},
+                    {"range": {"fetched_at": {"gte": ranges[-1]["from"], "lt": now.isoformat()}}},
+                ]
+            }
+        },
+        aggs={
+            "languages": {
+                "terms": {"field": "language", "size": len(wanted)},
+                "aggs": {
+                    "slots": {
+                        "date_range": {"field": "fetched_at", "ranges": ranges},
+                        "aggs": {"outlets": {"terms": {"field": "outlet", "size": 200}}},
+                    }
+                },
+            }
+        },
+    )
+    for bucket in resp["aggregations"]["languages"]["buckets"]:
+        _fill_volume(volumes[bucket["key"]], bucket["slots"]["buckets"])
+    return volumes
+
+
+def _fill_volume(volume: LanguageVolume, slots: list[dict[str, Any]]) -> None:
+    for slot in slots:
+        day = int(slot["key"])
+        outlets = {b["key"] for b in slot["outlets"]["buckets"]}
+        if day == 0:
+            volume.articles = slot["doc_count"]
+            volume.outlets_now = outlets
+        else:
+            volume.baseline[day - 1] = slot["doc_count"]
+            volume.outlets_usual |= outlets
+
+
+def assess_languages(
+    es: Elasticsearch, languages: dict[str, list[str]], *, now: datetime
+) -> list[LanguageHealth]:
+    """Health of each language (``{language: [outlet ids publishing in it]}``) at ``now``."""
+    volumes = language_volumes(es, languages, now=now)
+    return [assess_language(lang, volumes[lang], languages[lang]) for lang in sorted(languages)]
+
+
 @dataclass
 class HealthReport:
-    """Health of every outlet and of the cluster, at one moment."""
+    """Health of every outlet, every language and the cluster, at one moment."""
 
     at: str
     outlets: list[OutletHealth]
     cluster_status: str
     index_size_bytes: int
     disk_free_bytes: int
+    languages: list[LanguageHealth] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
         """Every problem found, one line each."""
-        return [f"{o.outlet}: {p}" for o in self.outlets for p in o.problems]
+        lines = [f"{o.outlet}: {p}" for o in self.outlets for p in o.problems]
+        return lines + [f"language {h.language}: {p}" for h in self.languages for p in h.problems]
 
 
 def _rate(numerator: int, denominator: int) -> float:
@@ -175,8 +348,10 @@ def assess_outlet(
                 f"quiet: no new article for {health.hours_since_last_article:.1f} h "
                 f"(usual cadence {expected_cadence_hours:g} h)"
             )
-    else:
+    elif runs:
         health.problems.append("quiet: no new article seen yet")
+    else:
+        health.status = PENDING
     health.runs = len(runs)
     totals: dict[str, int] = {}
     for counts in runs:
@@ -197,9 +372,14 @@ def assess_outlet(
 
 
 def assess(
-    es: Elasticsearch, outlets: Iterable[tuple[str, float]], *, now: datetime
+    es: Elasticsearch,
+    outlets: Iterable[tuple[str, float]],
+    *,
+    now: datetime,
+    languages: dict[str, list[str]] | None = None,
 ) -> HealthReport:
-    """Health of each ``(outlet_id, expected_cadence_hours)`` and of the cluster at ``now``."""
+    """Health of each ``(outlet_id, expected_cadence_hours)``, of each language
+    (``{language: [outlet ids]}``, see `assess_languages`) and of the cluster at ``now``."""
     settings = get_settings()
     last = _last_articles(es, now)
     results = [
@@ -225,6 +405,7 @@ def assess(
         cluster_status=es.cluster.health()["status"],
         index_size_bytes=size,
         disk_free_bytes=shutil.disk_usage(settings.data_dir).free,
+        languages=assess_languages(es, languages, now=now) if languages else [],
     )
 
 
@@ -243,7 +424,7 @@ def record(es: Elasticsearch, report: HealthReport) -> list[OutletHealth]:
     newly_bad = []
     for outlet in report.outlets:
         previous = _previous_status(es, outlet.outlet, report.at)
-        if outlet.status != "ok" and previous != outlet.status:
+        if outlet.status not in {"ok", PENDING} and previous != outlet.status:
             newly_bad.append(outlet)
         doc = {
             "kind": "health",
@@ -262,9 +443,53 @@ def record(es: Elasticsearch, report: HealthReport) -> list[OutletHealth]:
     return newly_bad
 
 
-def summary_text(report: HealthReport, outlets: list[OutletHealth]) -> str:
-    """A plain-text summary of the outlets that need attention."""
+def _previous_language_status(es: Elasticsearch, language: str, before: str) -> str | None:
+    """The language's status in its last health document before ``before``.
+
+    Filtered in Python, not by a term query, so that it also works on an ops index created
+    before ``language`` was mapped (the mapping is ``dynamic: false``).
+    """
+    filters = [{"term": {"kind": "language_health"}}, {"range": {"at": {"lt": before}}}]
+    for doc in _ops_docs(es, filters, size=50):
+        if doc.get("language") == language:
+            return doc["health"]["status"]
+    return None
+
+
+def record_languages(es: Elasticsearch, report: HealthReport) -> list[LanguageHealth]:
+    """Write one ``language_health`` document per language; return those newly quiet."""
+    newly_bad = []
+    for language in report.languages:
+        previous = _previous_language_status(es, language.language, report.at)
+        if language.status == "quiet" and previous != "quiet":
+            newly_bad.append(language)
+        doc = {
+            "kind": "language_health",
+            "language": language.language,
+            "at": report.at,
+            "health": {
+                k: v for k, v in asdict(language).items() if k not in {"language", "problems"}
+            },
+            "alerts": language.problems,
+        }
+        es.index(
+            index=ops_index(), id=f"language_health:{language.language}:{report.at}", document=doc
+        )
+    if report.languages:
+        es.indices.refresh(index=ops_index())
+    return newly_bad
+
+
+def summary_text(
+    report: HealthReport,
+    outlets: list[OutletHealth],
+    languages: list[LanguageHealth] | None = None,
+) -> str:
+    """A plain-text summary of the outlets and languages that need attention."""
     lines = [f"kzmon pipeline health at {report.at} (cluster {report.cluster_status})", ""]
+    for language in languages or []:
+        lines.append(f"- language {language.language}: {language.status}")
+        lines.extend(f"    {problem}" for problem in language.problems)
     for outlet in outlets:
         lines.append(f"- {outlet.outlet}: {outlet.status}")
         lines.extend(f"    {problem}" for problem in outlet.problems)

@@ -29,6 +29,10 @@ RUN_COUNTERS = (
     "indexed",
     "index_failed",
     "dead_lettered",
+    "dead_letter_retry_failed",
+    "parked",
+    "parked_total",
+    "text_truncated",
     "relevant",
     "alerted",
 )
@@ -53,6 +57,14 @@ def run_document(
     }
 
 
+def parse_at(value: str | datetime | None) -> datetime | None:
+    """A run's time from its ISO form (naive means UTC); None when there is none."""
+    if value in (None, ""):
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def record_run(
     es: Elasticsearch,
     *,
@@ -62,7 +74,12 @@ def record_run(
     counts: dict[str, Any],
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write (or overwrite) the run's metrics document; return it."""
+    """Write (or overwrite) the run's metrics document; return it.
+
+    ``at`` is the moment the run stands for; only a caller that has none gets "now".
+    """
+    if at is None:
+        LOGGER.warning("run %s/%s has no run time; recording it as now", dag_id, run_id)
     doc = run_document(
         dag_id=dag_id, run_id=run_id, outlet=outlet, counts=counts, at=at or datetime.now(UTC)
     )

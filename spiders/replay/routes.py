@@ -218,3 +218,8 @@ DISCOVERY: dict[str, Callable[..., Rendered]] = {
     "azattyq_kk": _rferl,
     "azattyq_ru": _rferl,
 }
+
+# The outlets added in issue #17 (Kazakhstan's media and two regional ones) have their own module.
+from spiders.replay.routes_kz import DISCOVERY as _KZ_DISCOVERY  # noqa: E402
+
+DISCOVERY.update(_KZ_DISCOVERY)

@@ -23,7 +23,14 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from kzmon.localstack.ports import free_port, pid_alive, terminate, wait_for_port
+from kzmon.localstack.listeners import (
+    PortInUseError,
+    ServiceStartError,
+    ensure_port_free,
+    owns_listener,
+    wait_for_own_listener,
+)
+from kzmon.localstack.ports import free_port, pid_alive, terminate
 from spiders.replay.site import ReplayResponse, ReplaySite, load_site
 
 LOGGER = logging.getLogger(__name__)
@@ -148,16 +155,20 @@ def start_replay(
     *,
     no_delay: bool = False,
 ) -> ReplayInfo:
-    """Start the replay in the background (idempotent); wait until it listens."""
+    """Start the replay in the background (idempotent); wait until *its* process listens.
+
+    Fails with `PortInUseError` (naming the holder) when another process holds the port.
+    """
     run_dir = Path(run_dir)
     info_file = run_dir / "replay.json"
     if info_file.exists():
         info = ReplayInfo(**json.loads(info_file.read_text()))
         port_now = int(info.url.rsplit(":", 1)[1])
-        if pid_alive(info.pid) and wait_for_port(HOST, port_now, timeout=1):
+        if port in (None, port_now) and pid_alive(info.pid) and owns_listener(info.pid, port_now):
             return info
     run_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    ensure_port_free(port, "replay server", HOST)
     command = [sys.executable, "-m", _MODULE, "serve", "--port", str(port)]
     command += ["--log", str(run_dir / "requests.jsonl")]
     for outlet_id in quiet_outlets:
@@ -168,9 +179,13 @@ def start_replay(
         proc = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    if not wait_for_port(HOST, port, timeout=30):
-        proc.kill()
-        raise RuntimeError(f"replay server did not start; see {run_dir / 'replay.log'}")
+    try:
+        log = run_dir / "replay.log"
+        wait_for_own_listener(proc.pid, port, "replay server", timeout=30, log=log)
+    except (PortInUseError, ServiceStartError):
+        terminate(proc.pid)
+        proc.wait()
+        raise
     info = ReplayInfo(proc.pid, f"http://{HOST}:{port}")
     info_file.write_text(json.dumps(asdict(info)))
     return info

@@ -32,6 +32,9 @@ LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 ARTICLES_PATH = HERE / "articles.yaml"
 DIRT_PATH = HERE / "dirt.yaml"
+#: Every article and dirt file, read in this order (issue #17's outlets have their own).
+ARTICLE_FILES = (ARTICLES_PATH, HERE / "articles_kz.yaml")
+DIRT_FILES = (DIRT_PATH, HERE / "dirt_kz.yaml")
 TEMPLATES = HERE / "templates"
 
 #: The date feeds and sitemaps give the dirt URLs.
@@ -433,6 +436,20 @@ def _outlet_of(url: str) -> str:
     raise ValueError(f"no outlet serves {url}")
 
 
+def _merged_yaml(paths: Iterable[Path]) -> dict:
+    """The files' top-level lists concatenated and mappings merged, in file order."""
+    merged: dict = {}
+    for path in paths:
+        for key, value in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            if isinstance(value, list):
+                merged[key] = [*merged.get(key, []), *value]
+            elif isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    return merged
+
+
 def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ()) -> ReplaySite:
     """Load the replay's articles (rendering the real samples from ``shared_dir``) and dirt.
 
@@ -440,8 +457,8 @@ def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ())
     outlet had stopped publishing (their article pages stay reachable).
     """
     shared = Path(shared_dir) if shared_dir else default_shared_dir()
-    data = yaml.safe_load(ARTICLES_PATH.read_text(encoding="utf-8"))
-    dirt = yaml.safe_load(DIRT_PATH.read_text(encoding="utf-8"))
+    data = _merged_yaml(ARTICLE_FILES)
+    dirt = _merged_yaml(DIRT_FILES)
     articles = [_build_article(entry, shared) for entry in data["articles"]]
     pages = [
         DirtPage(**{"outlet": p.get("outlet") or _outlet_of(p["url"]), **p})

@@ -61,8 +61,8 @@ def test_one_mail_per_watchlist_and_rerun_sends_nothing(
     assert result.errors == []
     assert (result.emails_sent, result.entries_sent, result.pending) == (2, 3, 0)
     mails = {m["X-Kzmon-Watchlist"]: m for m in _mine(mailbox.messages(), a, b)}
-    assert mails[a]["Subject"] == f"Watch {a}: 2 new articles"
-    assert mails[b]["Subject"] == f"Watch {b}: 1 new article"
+    assert mails[a]["Subject"] == f"Watch {a}: 2 new stories"
+    assert mails[b]["Subject"] == f"Watch {b}: 1 new story"
     assert mails[a]["X-Envelope-To"] == f"{a}@example.org"
     text_a = _text(mails[a])
     assert "One story" in text_a and "Two story" in text_a and "Three story" not in text_a
@@ -106,7 +106,7 @@ def test_smtp_down_loses_nothing_and_next_run_delivers_once(
     messages = read_mailbox(private_smtp["mailbox"])
     assert len(messages) == 1
     body = _text(messages[0])
-    assert messages[0]["Subject"] == f"Watch {wid}: 3 new articles"
+    assert messages[0]["Subject"] == f"Watch {wid}: 3 new stories"
     assert all(f"{slug.title()} story" in body for slug in ("first", "second", "third"))
 
 
@@ -172,9 +172,9 @@ def test_syndicated_copies_become_one_entry(
     result = run_alerts(watchlists_path=path)
     assert (result.emails_sent, result.entries_sent) == (1, 2)
     body = _text(_mine(mailbox.messages(), wid)[0])
-    assert "Also carried by:" in body
+    assert "Reports of this story:" in body
     assert "RFE/RL" in body and "Global Voices" in body
-    assert _mine(mailbox.messages(), wid)[0]["Subject"] == f"Watch {wid}: 2 new articles"
+    assert _mine(mailbox.messages(), wid)[0]["Subject"] == f"Watch {wid}: 2 new stories"
 
     # Later copies of the story already emailed (same hash, or near-identical text under
     # another hash) are not new alerts; a new story in the same run still is.
@@ -205,7 +205,7 @@ def test_hostile_title_stays_inert(token, index_records, write_watchlists, mailb
     assert (result.emails_sent, result.errors) == (1, [])
     (mail,) = _mine(mailbox.messages(), wid)
     assert mail["Bcc"] is None
-    assert mail["Subject"] == f"Watch {wid}: 1 new article"
+    assert mail["Subject"] == f"Watch {wid}: 1 new story"
     assert mail["X-Envelope-To"] == f"{wid}@example.org"
     html, text = _html(mail), _text(mail)
     assert "<script" not in html and "<img" not in html
@@ -249,7 +249,7 @@ def test_cli_list_dry_run_run_and_send_test(
     assert wid in capsys.readouterr().out
     assert main(["--watchlists", str(path), "dry-run", wid]) == 0
     out = capsys.readouterr().out
-    assert f"Subject: Watch {wid}: 1 new article" in out and "Cli story" in out
+    assert f"Subject: Watch {wid}: 1 new story" in out and "Cli story" in out
     assert _mine(mailbox.messages(), wid) == []  # a dry run sends nothing and keeps no state
 
     assert main(["--watchlists", str(path), "run"]) == 0

@@ -157,7 +157,7 @@ def test_message_is_multipart_and_inert() -> None:
     now = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
     msg = build_message(w, [entry], mail_from="a@b.c", discover_url="http://k/", now=now)
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    assert parsed["Subject"] == "West: 1 new article"
+    assert parsed["Subject"] == "West: 1 new story"
     assert parsed["Bcc"] is None
     assert parsed.get_content_type() == "multipart/alternative"
     html = parsed.get_body(("html",)).get_content()
@@ -171,7 +171,7 @@ def test_message_is_multipart_and_inert() -> None:
 
 
 def test_subject_counts() -> None:
-    assert subject(_watchlist(), 3) == "West: 3 new articles"
+    assert subject(_watchlist(), 3) == "West: 3 new stories"
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_init_applies_templates_with_the_indexer_cli() -> None:
     script = (REPO_ROOT / "deploy" / "kzmon-init.sh").read_text()
     assert "python -m kzmon.indexer setup" in script
     assert "airflow db migrate" in script
-    assert "airflow connections add smtp_default" in script
+    assert "airflow connections import --overwrite" in script
 
 
 # --- es_setup --------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ OUTLET_IDS = [
 
 def test_registry_has_the_contracted_outlets_and_fields() -> None:
     outlets = load_outlets()
-    assert [o.id for o in outlets] == OUTLET_IDS
+    # the first seven outlets; issue #17's are checked in tests/outlets/
+    assert [o.id for o in outlets][: len(OUTLET_IDS)] == OUTLET_IDS
     for outlet in outlets:
         assert outlet.name and outlet.languages and outlet.schedule
         assert outlet.base_url.startswith("https://") and outlet.host in outlet.allowed_domains

@@ -124,10 +124,19 @@ def test_alerts_dag_mails_new_matches_once(dagbag, pipeline_env, es, mailbox) ->
     assert run.state == "success"
     first = mailbox.messages()
     assert first, "the replay's relevant articles should match a starter watchlist"
-    assert all("new article" in str(m["Subject"]) for m in first)
+    assert all("new stor" in str(m["Subject"]) for m in first)
+    # The stories task ran first: every indexed article has its story.
+    es.indices.refresh(index=f"{PREFIX}-articles")
+    hits = es.search(index=f"{PREFIX}-articles", size=200, source=["story_id"])["hits"]["hits"]
+    assert hits and all(h["_source"].get("story_id") for h in hits)
+    ids = {h["_id"]: h["_source"]["story_id"] for h in hits}
     mailbox.clear()
     assert dagbag.dags["kzmon_alerts"].test().state == "success"
     assert mailbox.messages() == []
+    # The rerun changed no story id.
+    es.indices.refresh(index=f"{PREFIX}-articles")
+    hits = es.search(index=f"{PREFIX}-articles", size=200, source=["story_id"])["hits"]["hits"]
+    assert {h["_id"]: h["_source"]["story_id"] for h in hits} == ids
 
 
 def test_health_flags_an_outlet_whose_replay_stops_publishing(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -107,3 +109,23 @@ def _up_twice_then_down(node_dir: Path) -> None:
     assert not pid_alive(pid)
     assert _node_pids(node_dir) == []
     assert _cli("status", "--dir", str(node_dir)).returncode == 1
+    _restart_keeps_the_port(node_dir, url)
+
+
+def _restart_keeps_the_port(node_dir: Path, url: str) -> None:
+    """Issue 13, item 12: whatever pinned ES_URL keeps working after `es-down` + `es-up`;
+    when a stranger took the port meanwhile, `es-up` says so instead of moving."""
+    again = _cli("up", "--dir", str(node_dir))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().splitlines()[-1] == url
+    assert _cli("down", "--dir", str(node_dir)).returncode == 0
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as stranger:
+        stranger.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stranger.bind(("127.0.0.1", port))
+        stranger.listen()
+        taken = _cli("up", "--dir", str(node_dir))
+    assert taken.returncode == 1
+    assert f"127.0.0.1:{port}" in taken.stderr and f"pid {os.getpid()}" in taken.stderr
+    assert "ES_URL" in taken.stderr
+    assert _node_pids(node_dir) == []

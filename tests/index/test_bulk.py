@@ -61,7 +61,7 @@ def test_rejected_documents_are_dead_lettered_then_indexed_once_fixed(
 
     # Still broken: a rerun retries them first, and they stay dead-lettered (not duplicated).
     again = index_articles([], es=es, dead_letter_dir=dead_letter_dir)
-    assert (again.retried_from_dead_letter, again.failed) == (3, 3)
+    assert (again.retried_from_dead_letter, again.retry_failed, again.failed) == (3, 3, 0)
     assert len(box.entries()) == 3
     assert {e["attempts"] for e in box.entries()} == {2}
     assert all(set(e) >= {"doc_id", "record", "error", "reason"} for e in box.entries())
@@ -130,7 +130,7 @@ def test_index_batch_file_reads_json_lines(
     path.write_text("\n".join(lines) + "\n")
     result = index_batch_file(path, es=es, dead_letter_dir=dead_letter_dir, refresh=True)
     assert (result.indexed, result.failed) == (5, 1)
-    assert result.errors[0]["error"] == "json"
+    assert result.errors[0]["error"] == "unreadable_line"
     assert es.count(index=f"{prefix}-articles")["count"] == 5
 
 

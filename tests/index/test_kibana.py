@@ -35,6 +35,7 @@ DATA_VIEWS = {o["id"]: o["attributes"]["title"] for o in OBJECTS if o["type"] ==
 FIELD_TYPES = {
     "kzmon-articles": mappings.field_types(mappings.article_properties()),
     "kzmon-ops": mappings.field_types(mappings.ops_properties()),
+    "kzmon-incidents": mappings.field_types(mappings.stories_properties()),
 }
 
 
@@ -135,6 +136,14 @@ def test_data_views_and_time_fields() -> None:
     views = {o["attributes"]["title"]: o for o in OBJECTS if o["type"] == "index-pattern"}
     assert views["kzmon-articles"]["attributes"]["timeFieldName"] == "published_at"
     assert views["kzmon-ops"]["attributes"]["timeFieldName"] == "at"
+    assert views["kzmon-incidents"]["attributes"]["timeFieldName"] == "incident.date"
+
+
+def test_incidents_map_and_timeline() -> None:
+    """The incidents map plots incident.location.geo; the timeline histograms incident.date."""
+    refs = {(r[1], r[3], r[4]) for r in ALL_REFS}
+    assert ("kzmon-incidents-map", "incident.location.geo", "geo") in refs
+    assert ("kzmon-incidents-timeline", "incident.date", "date_histogram") in refs
 
 
 def test_saved_searches_cover_every_incident_type() -> None:

@@ -34,8 +34,15 @@ def test_outlet_silent_for_three_cadences_is_quiet() -> None:
 
 
 def test_outlet_never_new_is_quiet() -> None:
-    health = assess_outlet("katehon", 4.0, (0, None), None, [], NOW)
+    health = assess_outlet("katehon", 4.0, (0, None), None, [_run()], NOW)
     assert health.status == "quiet"
+
+
+def test_outlet_without_any_run_yet_is_pending_not_quiet() -> None:
+    """The first health run after `make up` comes before any outlet run: no false alarm."""
+    health = assess_outlet("katehon", 4.0, (0, None), None, [], NOW)
+    assert health.status == "pending"
+    assert health.problems == []
 
 
 def test_fetch_error_rate_jump_is_flagged() -> None:

@@ -1,0 +1,281 @@
+"""How well an article fits a story: a sum of evidence, with vetoes for different events.
+
+Evidence (weights chosen on the labelled set, tests/stories/labelled.yaml, and kept round):
+
+- **event date**: both state a day and they agree within a day (+2), within 3 days (+0.5);
+  stated days further apart are different events (veto). Unstated dates (the publication
+  day stands in) agree more weakly and decay with distance; more than 30 days apart is a veto.
+- **place**: the taxonomy's place ids and their regions (admin1), weighted by mentions and
+  position: the same town (+2), the same region (+1); Kazakh places in different regions,
+  or different countries, are different events (veto).
+- **incident types**: shared types (up to +1); types of unrelated families (a trial and a
+  bombing) count against (-1).
+- **actors**: shared groups and people (+0.5 each, up to +1).
+- **numbers**: the same death toll (+0.5).
+- **title and lead**, same language only: overlap of stemmed content words (up to +3).
+- **publication time**: without a matching stated date, -0.25 per day between the article and
+  the story's nearest report.
+- A syndicated copy (same content hash, or word-shingle sketches at least 60 % alike) always
+  joins.
+
+An article joins the best story scoring at least `JOIN_SCORE`; when it also fits a second
+story at least `MERGE_SCORE` and the two stories do not veto each other, they merge.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import date, timedelta
+
+from kzmon.alerts.grouping import sketch_similarity
+from kzmon.stories.model import Member, Profile, Story
+from kzmon.stories.regions import KZ, place_info
+
+LOGGER = logging.getLogger(__name__)
+
+VETO = -math.inf
+SAME = math.inf
+JOIN_SCORE = 3.0
+MERGE_SCORE = 4.5
+#: Sketch similarity at which two texts are copies of one report (the alerts' threshold).
+COPY_SIMILARITY = 0.6
+STATED_SAME_DAYS = 1
+STATED_NEAR_DAYS = 3
+UNSTATED_MAX_DAYS = 30
+#: An article about a town in another region than the story's (a protest in Zhanaozen, a
+#: riot in Almaty three days later) is most likely another event.
+MAIN_PLACE_MISMATCH = -2.0
+#: A region with less than this share of a report's place weight is a passing mention.
+MINOR_REGION_SHARE = 0.2
+#: ... and an article gives its main subject at least this share.
+MAJOR_REGION_SHARE = 0.5
+#: Cities of republican significance and the region around them.
+SURROUNDING = {
+    "place:almaty": "place:almaty-region",
+    "place:astana": "place:akmola-region",
+    "place:shymkent": "place:turkistan-region",
+}
+DECAY_PER_DAY = 0.25
+
+FAMILIES = {
+    "bombing": "violence",
+    "suicide_attack": "violence",
+    "armed_attack": "violence",
+    "killing": "violence",
+    "hostage_taking": "violence",
+    "counter_terrorism_operation": "violence",
+    "prison_incident": "violence",
+    "protest": "unrest",
+    "riot": "unrest",
+    "state_of_emergency": "unrest",
+    "arrest": "legal",
+    "trial": "legal",
+    "ban": "legal",
+    "threat": "threat",
+    "radicalization": "threat",
+}
+
+
+def _distance(day: date, span: tuple[date, date]) -> int:
+    lo, hi = span
+    if lo <= day <= hi:
+        return 0
+    return (lo - day).days if day < lo else (day - hi).days
+
+
+def date_score(m: Member, p: Profile) -> float:
+    """Evidence from the event dates (VETO for different days)."""
+    if m.event_precision == "week":
+        lo, hi = p.date_span()
+        if m.event_date <= hi and lo <= m.event_date + timedelta(days=6):
+            return 1.5
+        return VETO if _distance(m.event_date, (lo, hi)) > UNSTATED_MAX_DAYS else 0.0
+    if m.event_precision == "month" or (p.event_span is None and m.event_stated is False):
+        distance = _distance(m.event_date, p.date_span())
+        if distance > UNSTATED_MAX_DAYS:
+            return VETO
+        return 1.0 if distance <= STATED_SAME_DAYS else 0.3
+    if m.event_stated and m.event_precision == "day" and p.event_span is not None:
+        distance = _distance(m.event_date, p.event_span)
+        if distance <= STATED_SAME_DAYS:
+            return 2.0
+        if distance <= STATED_NEAR_DAYS:
+            return 0.5
+        return VETO
+    distance = _distance(m.event_date, p.date_span())
+    if distance > UNSTATED_MAX_DAYS:
+        return VETO
+    return 1.0 if distance <= STATED_SAME_DAYS else 0.5 - 0.1 * distance
+
+
+def _norm(weights: dict[str, float]) -> dict[str, float]:
+    total = sum(weights.values()) or 1.0
+    return {k: v / total for k, v in weights.items()}
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    na, nb = _norm(a), _norm(b)
+    return sum(min(na[k], nb[k]) for k in na.keys() & nb.keys())
+
+
+def _specific(weights: dict[str, float]) -> dict[str, float]:
+    """Places below country level (towns, sites, regions, areas)."""
+    out = {}
+    for ref, weight in weights.items():
+        info = place_info(ref)
+        if info is None or info.kind != "country":
+            out[ref] = weight
+    return out
+
+
+def place_score(m: Member, p: Profile) -> float:
+    """Evidence from places and regions (VETO for different regions or countries)."""
+    if m.countries and p.countries:
+        m_top = max(m.countries, key=lambda c: (m.countries[c], c))
+        p_top = max(p.countries, key=lambda c: (p.countries[c], c))
+        if m_top != p_top and not (m.countries.keys() & p.countries.keys()):
+            return VETO
+        if m_top != p_top and (KZ in (m_top, p_top)) and _overlap(m.countries, p.countries) < 0.2:
+            return VETO
+    m_places, p_places = _specific(m.place_weights), _specific(dict(p.places))
+    if not m_places or not p_places:
+        return 0.0
+    towns = _overlap(m_places, p_places)
+    if m.region_weights and p.regions:
+        regions = _overlap(m.region_weights, dict(p.regions))
+        if regions == 0.0 and towns == 0.0:
+            return VETO
+    else:
+        regions = 0.0
+    main_bonus = 1.0 if m.main_place and m.main_place in p.main_places else 0.0
+    evidence = min(2.0, 2.0 * towns + 1.0 * regions + main_bonus)
+    if _main_regions_differ(m, p):
+        return min(evidence, 0.0) + MAIN_PLACE_MISMATCH
+    return evidence
+
+
+def _main_regions_differ(m: Member, p: Profile) -> bool:
+    """True when the article is about another region than the story, and neither names the
+    other's region much (a background mention of Zhanaozen in an Almaty report is not enough).
+    """
+    mine = _region_of(m.main_place)
+    theirs = {_region_of(ref) for ref in p.main_places} - {None}
+    if not mine or not theirs or mine in theirs:
+        return False
+    article_regions = _regions(m.region_weights)
+    story_regions = _regions(dict(p.regions))
+    story_main = max(theirs, key=lambda r: (story_regions.get(r, 0.0), r))
+    return (
+        story_regions.get(mine, 0.0) < MINOR_REGION_SHARE
+        and article_regions.get(story_main, 0.0) < MAJOR_REGION_SHARE
+    )
+
+
+def _region_of(ref: str | None) -> str | None:
+    """The region of a place for the mismatch test; a city of republican significance counts
+    as its surrounding region ("near Almaty" and "in Almaty region" are one area)."""
+    info = place_info(ref) if ref else None
+    if info is None:
+        return None
+    region = info.admin1 or info.id
+    return SURROUNDING.get(region, region)
+
+
+def _regions(weights: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for ref, weight in _norm(weights).items():
+        key = SURROUNDING.get(ref, ref)
+        out[key] = out.get(key, 0.0) + weight
+    return out
+
+
+def type_score(m: Member, p: Profile) -> float:
+    """Evidence from incident types (shared types for, unrelated families against)."""
+    mine, theirs = set(m.types), set(p.types)
+    if not mine or not theirs:
+        return 0.0
+    shared = len(mine & theirs) / len(mine | theirs)
+    if not shared and not ({FAMILIES[t] for t in mine} & {FAMILIES[t] for t in theirs}):
+        return -1.0
+    return min(1.0, 2.0 * shared)
+
+
+def actor_score(m: Member, p: Profile) -> float:
+    """Shared groups and people (security bodies are too common to count)."""
+    shared = [a for a, kind in m.actors.items() if kind != "organization" and a in p.actors]
+    return min(1.0, 0.5 * len(shared))
+
+
+def number_score(m: Member, story: Story) -> float:
+    """The same death toll in another report."""
+    mine = m.count("fatalities")
+    if mine is None or mine.high == 0:
+        return 0.0
+    for other in story.members:
+        theirs = other.count("fatalities")
+        if theirs is not None and theirs.high == mine.high:
+            return 0.5
+    return 0.0
+
+
+def lexical_score(m: Member, story: Story) -> float:
+    """Title/lead overlap with the most similar report in the same language."""
+    mine = set(m.terms)
+    if not mine:
+        return 0.0
+    best = 0.0
+    for other in story.members:
+        if other.language != m.language or not other.terms:
+            continue
+        theirs = set(other.terms)
+        best = max(best, len(mine & theirs) / min(len(mine), len(theirs)))
+    return 3.0 * best if best >= 0.25 else 0.0
+
+
+def is_copy(m: Member, story: Story) -> bool:
+    """True when the article is a syndicated copy of one of the story's reports."""
+    if m.content_hash and m.content_hash in story.profile.hashes:
+        return True
+    return any(
+        o.sketch and m.sketch and sketch_similarity(m.sketch, o.sketch) >= COPY_SIMILARITY
+        for o in story.members
+    )
+
+
+def _time_penalty(m: Member, p: Profile, date_evidence: float) -> float:
+    if date_evidence >= 1.5:
+        return 0.0
+    lo, hi = p.pub_span
+    days = _distance(m.pub_day, (lo, hi))
+    return -DECAY_PER_DAY * days
+
+
+def score(m: Member, story: Story) -> float:
+    """How well a member fits a story (VETO, a finite sum, or SAME for a copy)."""
+    if is_copy(m, story):
+        return SAME
+    p = story.profile
+    total = 0.0
+    for part in (date_score(m, p), place_score(m, p)):
+        if part == VETO:
+            return VETO
+        total += part
+    dated = date_score(m, p)
+    total += type_score(m, p) + actor_score(m, p) + number_score(m, story)
+    total += lexical_score(m, story) + _time_penalty(m, p, dated)
+    # Non-security stories have no incident evidence: without shared wording they join
+    # only on the same town or site and the same day.
+    wordless = not m.types and not p.types and lexical_score(m, story) == 0.0
+    if wordless and (dated < 1.0 or place_score(m, p) < 2.0):
+        total = min(total, JOIN_SCORE - 0.5)
+    return total
+
+
+def compatible(a: Story, b: Story) -> bool:
+    """True when two stories could be one (no date or place veto between their founders)."""
+    for m in (a.members[0], b.members[0]):
+        other = b if m in a.members else a
+        if date_score(m, other.profile) == VETO or place_score(m, other.profile) == VETO:
+            return False
+    return True
