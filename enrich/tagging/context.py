@@ -124,6 +124,7 @@ FEATURES = (
     "incidents_story",
     "incidents_actor",
     "no_security",
+    "no_incident",
     *_SUMS,
     *STORY_DOMAINS,
     "actor",
@@ -174,8 +175,8 @@ class Tables:
                     generic.add(ref)
                 else:
                     sign = 1 if entity.country == kz else -1 if entity.country else 0
-                entities[ref] = (sign, 1.0 if sign else 0.0, BODY_WEIGHT)
-                if entity.country == kz:
+                entities[ref] = (sign, 1.0 if sign else 0.0, BODY_WEIGHT * entity.security_weight)
+                if entity.country == kz and entity.security_weight >= 1:
                     kz_bodies.add(ref)
             elif entity.type == "place":
                 entities[ref] = (1 if entity.country == kz else -1, 1.0, 0.0)
@@ -540,6 +541,9 @@ class Reading:
             "incidents_story": evidence["incidents_story"] / total if total else 0.0,
             "incidents_actor": evidence["incidents_actor"] / total if total else 0.0,
             "no_security": float(not evidence["security"]),
+            # No incident word of any kind: a security body in administrative news (rules,
+            # prices, a parade) rather than a security story.
+            "no_incident": float(not total),
         }
         x.update(zip(_SUMS, map(_saturate, map(evidence.__getitem__, _SUMS)), strict=True))
         for domain, key in _DOMAIN_KEYS:

@@ -98,6 +98,8 @@ class Entity(BaseModel):
     # when the article concerns Kazakhstan: kept only if Kazakhstan or a Kazakh place or
     # person is mentioned too.
     kz_context: bool = False
+    # Organisations: their weight as security evidence in the relevance reading (context.py).
+    security_weight: float = 1.0
     aliases: Aliases = Field(default_factory=dict)
     region_names: Aliases = Field(default_factory=dict)
 
