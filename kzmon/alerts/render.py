@@ -218,10 +218,13 @@ def _source(hit: dict[str, Any]) -> Source:
     )
 
 
-def subject(watchlist: Watchlist, count: int) -> str:
-    """``<watchlist name>: N new story/stories``."""
+def subject(watchlist: Watchlist, count: int, grown: int = 0) -> str:
+    """``<watchlist name>: N new story/stories`` (``, M grew`` in a digest with grown ones)."""
     noun = "story" if count == 1 else "stories"
-    return f"{one_line(watchlist.name)}: {count} new {noun}"
+    head = f"{one_line(watchlist.name)}: {count} new {noun}"
+    if grown and not count:
+        return f"{one_line(watchlist.name)}: {grown} {'story' if grown == 1 else 'stories'} grew"
+    return f"{head}, {grown} grew" if grown else head
 
 
 def update_subject(watchlist: Watchlist, entry: Entry) -> str:
@@ -261,11 +264,14 @@ def build_message(
     now: datetime,
     digest: bool = False,
     update: bool = False,
+    grown: list[Entry] | None = None,
 ) -> EmailMessage:
     """The multipart (text + HTML) alert mail for a watchlist and its new entries.
 
-    ``update=True`` is the "story grew" mail of one story (its entry lists what is new).
+    ``update=True`` is the "story grew" mail of one story (its entry lists what is new);
+    `grown` are the stories mailed before that grew, listed after the new ones (digests).
     """
+    grown = grown or []
     text_env, html_env = _environments()
     context = {
         "watchlist": watchlist,
@@ -274,11 +280,14 @@ def build_message(
         "discover_url": discover_url,
         "digest": digest,
         "update": update,
+        "grown": grown,
         "generated_at": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
     }
     msg = EmailMessage()
     msg["Subject"] = (
-        update_subject(watchlist, entries[0]) if update else subject(watchlist, len(entries))
+        update_subject(watchlist, entries[0])
+        if update
+        else subject(watchlist, len(entries), len(grown))
     )
     msg["From"] = mail_from
     msg["To"] = ", ".join(watchlist.recipients)

@@ -191,10 +191,14 @@ def evaluate(
     copies = _copies_of_sent_stories(es, watchlist.id, new, settings.near_duplicate_threshold)
     duplicates += [a for a in new if a["doc_id"] in copies]
     new = [a for a in new if a["doc_id"] not in copies]
+    facts = story_facts(es, sorted({a["story_id"] for a in new if a.get("story_id")}))
+    for article in new:  # an id merged into another story since: the survivor's
+        if article.get("story_id") in facts:
+            article["story_id"] = facts[article["story_id"]]["story_id"]
     groups = group_by_story(new, settings.near_duplicate_threshold)
     story_ids = sorted({g[0]["story_id"] for g in groups if g[0].get("story_id")})
-    facts = story_facts(es, story_ids)
-    mailed = state.sent_stories(es, watchlist.id, story_ids)
+    facts = {f["story_id"]: f for f in facts.values()}
+    mailed = mailed_stories(es, watchlist.id, story_ids, facts)
     evaluation = Evaluation(
         watchlist=watchlist,
         since=since,
@@ -247,25 +251,70 @@ def group_by_story(articles: list[dict[str, Any]], threshold: float) -> list[lis
 
 
 def story_facts(es: Elasticsearch, story_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Outlets, languages and fatality range of stories, from the stories index."""
+    """Outlets, languages, fatality range and merged ids of stories, from the stories index.
+
+    Keyed by the requested id; an id merged into another story gets the survivor's facts
+    (``story_id`` is then the survivor's id)."""
     alias = f"{get_settings().es_index_prefix}-stories"
     if not story_ids or not es.indices.exists(index=alias):
         return {}
-    response = es.mget(
-        index=alias,
-        ids=story_ids,
-        source=["story_id", "outlets", "languages", "incident.fatalities"],
-    )
+    fields = ["story_id", "status", "merged_into", "aliases", "outlets", "languages"]
+    fields.append("incident.fatalities")
+    current = {s: s for s in story_ids}
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(MAX_MERGE_HOPS):
+        wanted = sorted(set(current.values()) - set(found))
+        if not wanted:
+            break
+        for doc in es.mget(index=alias, ids=wanted, source=fields)["docs"]:
+            if doc.get("found"):
+                found[doc["_id"]] = doc["_source"]
+        for requested, now in current.items():
+            source = found.get(now) or {}
+            if source.get("status") == "merged" and source.get("merged_into"):
+                current[requested] = source["merged_into"]
     out = {}
-    for doc in response["docs"]:
-        if doc.get("found"):
-            source = doc["_source"]
-            out[doc["_id"]] = {
-                "story_id": doc["_id"],
-                "outlets": source.get("outlets") or [],
-                "languages": source.get("languages") or [],
-                "fatalities": (source.get("incident") or {}).get("fatalities"),
-            }
+    for requested, now in current.items():
+        source = found.get(now)
+        if source is None or source.get("status") == "merged":
+            continue
+        out[requested] = {
+            "story_id": now,
+            "aliases": source.get("aliases") or [],
+            "outlets": source.get("outlets") or [],
+            "languages": source.get("languages") or [],
+            "fatalities": (source.get("incident") or {}).get("fatalities"),
+        }
+    return out
+
+
+#: Merges followed from an old story id to the current one (merges chain rarely).
+MAX_MERGE_HOPS = 5
+
+
+def mailed_stories(
+    es: Elasticsearch, watchlist_id: str, story_ids: list[str], facts: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """What was mailed of each story, under its id or under an id merged into it since.
+
+    A story mailed as A that later absorbed B (or was absorbed into B) is one story mailed:
+    what each mail told is united (outlets, languages; the latest mail's fatality range)."""
+    ids = {s: [s, *(facts.get(s) or {}).get("aliases", [])] for s in story_ids}
+    sent = state.sent_stories(
+        es, watchlist_id, sorted({i for group in ids.values() for i in group})
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for story_id, group in ids.items():
+        docs = sorted((sent[i] for i in group if i in sent), key=lambda d: d.get("sent_at") or "")
+        if not docs:
+            continue
+        latest = docs[-1]
+        out[story_id] = {
+            **latest,
+            "story_id": story_id,
+            "outlets": sorted({o for d in docs for o in d.get("outlets") or []}),
+            "languages": sorted({x for d in docs for x in d.get("languages") or []}),
+        }
     return out
 
 
@@ -307,17 +356,21 @@ def story_growth(
 def render(
     evaluation: Evaluation, settings: AlertSettings, now: datetime, mail_from: str
 ) -> EmailMessage | None:
-    """The mail for an evaluation (None when there is nothing new)."""
-    if not evaluation.entries:
-        return None
+    """The mail for an evaluation (None when there is nothing new). A digest also lists the
+    stories mailed before that grew (digests group by story: one mail a day)."""
     watchlist = evaluation.watchlist
+    digest = watchlist.mode == "digest"
+    grown = [entry for entry, _ in evaluation.updates] if digest else []
+    if not evaluation.entries and not grown:
+        return None
     return build_message(
         watchlist,
         evaluation.entries,
         mail_from=mail_from,
         discover_url=discover_url(get_settings().kibana_url, watchlist, settings),
         now=now,
-        digest=watchlist.mode == "digest",
+        digest=digest,
+        grown=grown,
     )
 
 
@@ -350,6 +403,21 @@ def _deliver(run: _Run, evaluation: Evaluation) -> bool:
         run.es, watchlist.id, watermark=evaluation.watermark, last_evaluated_at=run.now
     )
     message = render(evaluation, run.settings, run.now, run.smtp.mail_from)
+    if watchlist.mode == "digest":
+        # the grown stories are inside the digest: one mail, its reports marked with it
+        grown = {group[0]["story_id"] for _, group in evaluation.updates}
+        whole = Evaluation(
+            watchlist,
+            evaluation.since,
+            evaluation.watermark,
+            evaluation.new,
+            evaluation.duplicates,
+            evaluation.entries,
+            evaluation.previously_pending,
+            groups=evaluation.groups + [group for _, group in evaluation.updates],
+            facts=evaluation.facts,
+        )
+        return message is None or _send(run, whole, message, grown=grown)
     delivered = message is None or _send(run, evaluation, message)
     for entry, group in evaluation.updates:
         delivered = _send_update(run, evaluation, entry, group) and delivered
@@ -383,8 +451,17 @@ def _send_update(
     return _send(run, part, message, update=True)
 
 
-def _send(run: _Run, evaluation: Evaluation, message: EmailMessage, update: bool = False) -> bool:
-    """Send the mail; mark its matches sent, or note the failure and leave them pending."""
+def _send(
+    run: _Run,
+    evaluation: Evaluation,
+    message: EmailMessage,
+    update: bool = False,
+    grown: set[str] | None = None,
+) -> bool:
+    """Send the mail; mark its matches sent, or note the failure and leave them pending.
+
+    `grown`: stories of a digest listed as grown (recorded as updates)."""
+    grown = grown or set()
     mailed = [a for group in evaluation.groups for a in group]
     watchlist, doc_ids = evaluation.watchlist, [a["doc_id"] for a in mailed]
     try:
@@ -402,11 +479,12 @@ def _send(run: _Run, evaluation: Evaluation, message: EmailMessage, update: bool
         return False
     state.record_matches(run.es, watchlist.id, mailed, state.SENT, _utc(None))
     for group in evaluation.groups:
-        if group[0].get("story_id"):
-            told = _told(group, evaluation.facts.get(group[0]["story_id"]))
-            state.record_story(run.es, watchlist.id, told, run.now, update)
+        story_id = group[0].get("story_id")
+        if story_id:
+            told = _told(group, evaluation.facts.get(story_id))
+            state.record_story(run.es, watchlist.id, told, run.now, update or story_id in grown)
     run.result.emails_sent += 1
-    run.result.updates_sent += int(update)
+    run.result.updates_sent += int(update) + len(grown)
     run.result.entries_sent += len(evaluation.entries)
     LOGGER.info(
         "watchlist %s: sent %d entries (%d articles) in %d attempt(s)",

@@ -32,6 +32,9 @@ EVENT_WINDOW_DAYS = 3
 BUCKET_DAYS = 7
 #: Title/lead terms used as index keys.
 TERM_KEYS = 16
+#: Name keys (kzmon.stories.names) used as index keys: reports in other languages of a story
+#: the taxonomy has no id for (a plane crash, a tennis final) are found through them.
+NAME_KEYS = 6
 
 
 class StoryStore(Protocol):
@@ -53,9 +56,13 @@ class StoryStore(Protocol):
         """Record that `absorbed` became part of `survivor`."""
         ...
 
+    def assigned(self, doc_id: str, story_id: str) -> None:
+        """Record that an article was placed in a story (again, for a rerun)."""
+        ...
+
 
 def candidate_keys(member: Member, lookup: bool = False) -> list[str]:
-    """The index keys of an article: its places, regions, groups/people, copy hash.
+    """The index keys of an article: its places, regions, groups/people, copy hash, names.
 
     Articles that name no place and no actor are filed under their title/lead terms too;
     `lookup` keys always include the terms, so that such stories are found.
@@ -66,6 +73,7 @@ def candidate_keys(member: Member, lookup: bool = False) -> list[str]:
     if member.content_hash:
         keys.append(f"h:{member.content_hash}")
     keys += [f"k:{value}" for value in member.sketch[:4]]
+    keys += [f"n:{name}" for name in member.names if not name.startswith("#")][:NAME_KEYS]
     if lookup or (not member.place_weights and not member.actors):
         keys += [f"t:{member.language}:{term}" for term in member.terms[:TERM_KEYS]]
     return keys
@@ -137,6 +145,9 @@ class MemoryStore:
                 for bucket in buckets:
                     self._index.setdefault((key, bucket), set()).add(story.id)
 
+    def assigned(self, doc_id: str, story_id: str) -> None:
+        """Membership is kept by `save`."""
+
     def merged(self, survivor: Story, absorbed: Story) -> None:
         """Forget the absorbed story; its id resolves to the survivor."""
         self.stories.pop(absorbed.id, None)
@@ -167,16 +178,19 @@ class Clusterer:
         if existing is not None:
             existing.add(member)
             self.store.save(existing)
+            self.store.assigned(member.doc_id, existing.id)
             return Assignment(member.doc_id, existing.id, created=False)
         scored = self._scored(member)
         if not scored or scored[0][0] < JOIN_SCORE:
             story = Story(id=story_id_for(member.doc_id), members=[member])
             self.store.save(story)
+            self.store.assigned(member.doc_id, story.id)
             return Assignment(member.doc_id, story.id, created=True)
         best = scored[0][1]
         best.add(member)
         merged = self._merge_bridged(best, [s for value, s in scored[1:] if value >= MERGE_SCORE])
         self.store.save(merged[0])
+        self.store.assigned(member.doc_id, merged[0].id)
         return Assignment(member.doc_id, merged[0].id, False, tuple(s.id for s in merged[1:]))
 
     def _scored(self, member: Member) -> list[tuple[float, Story]]:

@@ -16,7 +16,12 @@ optionally ``fatalities`` ``{min, max}``, and its articles: written out (``url``
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -237,3 +242,46 @@ def score(
         negatives_with_incident=negatives,
         failures=failures,
     )
+
+
+def cluster_through_cli(records: list[dict[str, Any]], timeout: float = 600.0) -> list[dict]:
+    """The rows ``python -m kzmon.stories cluster`` prints for `records` (the CLI contract,
+    as the held-out scorer calls it: a subprocess fed JSON lines, no Elasticsearch)."""
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    env = {**os.environ, "ES_URL": "http://127.0.0.1:9"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kzmon.stories", "cluster"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=True,
+    )
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kzmon.stories.evaluation FILE.yaml...``: score story set files through the
+    CLI contract and print the figures and the misses."""
+    parser = argparse.ArgumentParser(prog="python -m kzmon.stories.evaluation")
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args(argv)
+    from kzmon.settings import REPO_ROOT
+
+    shared = Path(os.environ.get("KZMON_SHARED_DIR", REPO_ROOT.parent / "shared"))
+    articles, stories = load_labelled(args.files, shared)
+    rows = cluster_through_cli([a.record for a in articles])
+    scores = score(articles, stories, rows)
+    print("\n".join(scores.lines()))
+    for failure in scores.failures:
+        print("  miss:", failure)
+    if args.json:
+        out = {k: v for k, v in scores.__dict__.items() if k != "failures"}
+        print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

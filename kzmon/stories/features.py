@@ -22,12 +22,13 @@ from typing import Any
 import yaml
 from dateutil import parser as dateparser
 
-from kzmon.stories import dates, numbers
-from kzmon.stories.regions import KZ, admin1_of, country_of, place_info
+from kzmon.stories import dates, names, numbers
+from kzmon.stories.regions import KZ, admin1_of, country_of, place_info, region_family
 
 LOGGER = logging.getLogger(__name__)
 
 STOPWORDS_FILE = Path(__file__).resolve().parent / "stopwords.yaml"
+CONTEXT_FILE = Path(__file__).resolve().parent / "context.yaml"
 #: Characters of text after the title that form the "lead" compared within a language.
 LEAD_CHARS = 400
 #: Terms are cut to this many letters: a crude stem that joins Russian/Kazakh inflections
@@ -68,6 +69,8 @@ class Features:
     shingles: frozenset[int]
     content_hash: str
     stated_days: frozenset[date] = field(default_factory=frozenset)
+    names: tuple[str, ...] = ()  # script-independent name and number keys (names.py)
+    hazard: bool = False  # an accident, disaster or epidemic in the title or first sentence
 
 
 def doc_id_for(url: str) -> str:
@@ -131,59 +134,190 @@ def ensure_tags(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, **get_tagger().tag(record)}
 
 
-def _title_refs(title: str) -> frozenset[str]:
-    if not title:
-        return frozenset()
-    from enrich.tagging import get_tagger
+#: Weight of one place mention by where it stands: the title, the first sentence (the
+#: lede names where it happened), the second, any later one. Set on the labelled and dev
+#: sets (tests/stories/), kept round.
+TITLE_WEIGHT = 3.0
+SENTENCE_WEIGHTS = (2.0, 1.2, 0.8)
+LATER_WEIGHT = 0.5
+#: The first place below country level in the title, else in the first sentence.
+LEDE_BONUS = 1.5
+#: A mention in a background sentence ("Two days earlier ... in Aktau") counts this much.
+BACKGROUND_FACTOR = 0.25
+#: One place's weight stops growing here (a town named ten times is not ten times the place).
+MAX_PLACE_WEIGHT = 8.0
+#: A sentence naming a date this many days from the article's event date is about something
+#: else (a trial months later naming the attack's day; an earlier arrest).
+BACKGROUND_DATE_DAYS = 4
 
-    return frozenset(get_tagger().matcher.scan(title).mentions)
+
+@dataclass
+class Sentences:
+    """An article cut into sentences (the title first), with the background ones marked."""
+
+    texts: list[str]
+    starts: list[int]  # offset of each text sentence in the text (-1 for the title)
+    background: list[bool]
+    _found: list[dict[str, list[int]]] | None = None
+
+    def places(self) -> list[dict[str, list[int]]]:
+        """The taxonomy's mentions in each sentence (``id -> positions``), scanned once."""
+        if self._found is None:
+            from enrich.tagging import get_tagger
+
+            matcher = get_tagger().matcher
+            self._found = [matcher.scan(t).positions if t else {} for t in self.texts]
+        return self._found
+
+    def found_in(self, sentence: str) -> dict[str, list[int]]:
+        """The mentions of one of the sentences (scanned now if it is not one of them)."""
+        for text, found in zip(self.texts, self.places(), strict=True):
+            if text == sentence:
+                return found
+        from enrich.tagging import get_tagger
+
+        return get_tagger().matcher.scan(sentence).positions
 
 
-def _entity_weight(entity: dict[str, Any], in_title: bool) -> float:
-    mentions = entity.get("mentions")
-    count = min(float(mentions), 5.0) if isinstance(mentions, int | float) and mentions else 1.0
-    offset = entity.get("first_offset")
-    early = isinstance(offset, int) and 0 <= offset < LEAD_OFFSET
-    return count + (3.0 if in_title else 0.0) + (1.5 if early else 0.0)
+def split_sentences(title: str, text: str) -> tuple[list[str], list[int]]:
+    """The title and the text's sentences, with the offset of each in the text."""
+    texts, starts = [title], [-1]
+    position = 0
+    for piece in numbers._SENTENCE.split(text or ""):
+        if not piece:
+            continue
+        found = text.find(piece, position)
+        starts.append(found if found >= 0 else position)
+        texts.append(piece)
+        position = max(position, found + len(piece)) if found >= 0 else position
+    return texts, starts
+
+
+@cache
+def _context() -> dict:
+    return yaml.safe_load(CONTEXT_FILE.read_text(encoding="utf-8"))
+
+
+@cache
+def _cue_pattern(section: str) -> re.Pattern[str]:
+    words = [w for ws in _context()[section].values() for w in ws]
+    parts = [
+        re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) + r"(?!\w)"
+        for w in sorted(words, key=len, reverse=True)
+    ]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")", re.IGNORECASE)
+
+
+def sentences_of(
+    title: str, text: str, event: dates.EventDate, mentions: list[dates.DateMention]
+) -> Sentences:
+    """The sentences of an article and which are background: a cue ("earlier", "ранее",
+    "бұған дейін"), or a date far from the article's event date (the title never is)."""
+    texts, starts = split_sentences(title, text)
+    cues = _cue_pattern("background_cues")
+    openers = _cue_pattern("background_openers")
+    ends = [starts[i + 1] if i + 1 < len(starts) else len(text) for i in range(len(starts))]
+    background = [False]
+    offset_base = len(title) + 1  # mentions count offsets in "title\ntext"
+    lo, hi = dates.span_of(event.value, event.precision)
+    for i in range(1, len(texts)):
+        far = any(
+            starts[i] <= m.offset - offset_base < ends[i] and _far(m, lo, hi)
+            for m in mentions
+            if event.stated
+        )
+        opener = openers.match(texts[i].lstrip())
+        background.append(far or bool(cues.search(texts[i])) or bool(opener))
+    return Sentences(texts, starts, background)
+
+
+def _far(mention: dates.DateMention, lo: date, hi: date) -> bool:
+    m_lo, m_hi = dates.span_of(mention.value, mention.precision)
+    gap = max((lo - m_hi).days, (m_lo - hi).days, 0)
+    return gap >= BACKGROUND_DATE_DAYS
+
+
+def _sentence_weight(index: int) -> float:
+    if index == 0:
+        return TITLE_WEIGHT
+    if index - 1 < len(SENTENCE_WEIGHTS):
+        return SENTENCE_WEIGHTS[index - 1]
+    return LATER_WEIGHT
+
+
+def _place_mentions(sentences: Sentences, accepted: set[str]) -> list[tuple[int, int, str]]:
+    """(sentence index, position, place id) of every mention of an accepted place."""
+    out = []
+    for index, found in enumerate(sentences.places()):
+        for ref in accepted.intersection(found):
+            out += [(index, pos, ref) for pos in found[ref]]
+    return sorted(out)
 
 
 def _places(
-    entities: list[dict[str, Any]], title_refs: frozenset[str]
-) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    entities: list[dict[str, Any]], sentences: Sentences
+) -> tuple[dict[str, float], dict[str, float], dict[str, float], str | None]:
+    """Place, region and country weights, and the lede place (see the weights above)."""
+    by_ref = {str(e["id"]): e for e in entities if e.get("type") == "place" and e.get("id")}
     places: dict[str, float] = {}
+    lede: str | None = None
+    for index, _, ref in _place_mentions(sentences, set(by_ref)):
+        weight = _sentence_weight(index)
+        if sentences.background[index]:
+            weight *= BACKGROUND_FACTOR
+        places[ref] = min(MAX_PLACE_WEIGHT, places.get(ref, 0.0) + weight)
+        info = place_info(ref)
+        if lede is None and index <= 1 and (info is None or info.kind != "country"):
+            lede = ref
+    for ref in by_ref:  # named by the tagger but not found again (a split sentence)
+        places.setdefault(ref, LATER_WEIGHT)
+    if lede is not None:
+        places[lede] += LEDE_BONUS
     regions: dict[str, float] = {}
     countries: dict[str, float] = {}
-    for entity in entities:
-        if entity.get("type") != "place" or not entity.get("id"):
-            continue
-        ref = str(entity["id"])
-        weight = _entity_weight(entity, ref in title_refs)
-        places[ref] = places.get(ref, 0.0) + weight
+    for ref, weight in places.items():
         country = country_of(ref)
         if country:
             countries[country] = countries.get(country, 0.0) + weight
-        region = admin1_of(entity)
+        region = admin1_of(by_ref[ref])
         if region:
             regions[region] = regions.get(region, 0.0) + weight
-    return places, regions, countries
+    return places, regions, countries, lede
 
 
-def main_place(place_weights: dict[str, float]) -> str | None:
-    """The place an article is about: the weightiest Kazakh place, a town before its region."""
-    kz = {ref: w for ref, w in place_weights.items() if country_of(ref) == KZ}
-    pool = kz or place_weights
-    if not pool:
+def main_place(place_weights: dict[str, float], lede: str | None = None) -> str | None:
+    """The place an article is about: the weightiest Kazakh place (a town before its
+    region); a foreign place only when it outweighs every Kazakh one (Moscow in a report of
+    an attack there that names Kazakhstan's reaction). Ties go to the lede's place."""
+    if not place_weights:
         return None
-    ranked = sorted(pool.items(), key=lambda item: (-item[1], item[0]))
+    kz = {ref: w for ref, w in place_weights.items() if country_of(ref) == KZ}
+    foreign = {ref: w for ref, w in place_weights.items() if ref not in kz}
+    pool = kz or place_weights
+    if kz and foreign and max(foreign.values()) > FOREIGN_MARGIN * max(kz.values()):
+        pool = place_weights
+    ranked = sorted(pool.items(), key=lambda item: (-item[1], item[0] != lede, item[0]))
     top_ref, top_weight = ranked[0]
     info = place_info(top_ref)
-    if info and info.kind == "region":
+    if info and info.kind in ("region", "country"):
         for ref, weight in ranked[1:]:
             other = place_info(ref)
-            is_town = other is not None and other.kind != "region" and other.admin1 == top_ref
-            if is_town and weight >= 0.5 * top_weight:
+            inside = (
+                other is not None
+                and other.kind not in ("region", "country")
+                and (
+                    (other.admin1 and region_family(other.admin1) == region_family(top_ref))
+                    or (info.kind == "country" and other.country == info.country)
+                )
+            )
+            if inside and weight >= 0.5 * top_weight:
                 return ref
     return top_ref
+
+
+#: A foreign place is an article's main place only when it weighs this much more than the
+#: weightiest Kazakh place (a Kazakh angle on an event abroad stays abroad).
+FOREIGN_MARGIN = 1.5
 
 
 def _actors(entities: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
@@ -208,7 +342,9 @@ def article_features(record: dict[str, Any]) -> Features:
     event, mentions = dates.event_date(title, text, published)
     language = _language(record)
     entities = [e for e in record.get("entities") or [] if isinstance(e, dict)]
-    places, regions, countries = _places(entities, _title_refs(title))
+    sentences = sentences_of(title, text, event, mentions)
+    places, regions, countries, lede = _places(entities, sentences)
+    main = main_place(places, lede)
     actors, actor_names = _actors(entities)
     security = record.get("kz_security") or {}
     relevant = record.get("relevant", security.get("relevant"))
@@ -226,36 +362,59 @@ def article_features(record: dict[str, Any]) -> Features:
         place_weights=places,
         region_weights=regions,
         countries=countries,
-        main_place=main_place(places),
+        main_place=main,
         actors=actors,
         actor_names=actor_names,
         types=frozenset(str(t) for t in record.get("incident_types") or []),
         relevant=bool(relevant),
         relevance=float(score) if isinstance(score, int | float) else 0.0,
         counts=numbers.article_counts(
-            title, text, year, language, _background_test(main_place(places))
+            title, text, year, language, _background_test(main, sentences)
         ),
         terms=terms(title, text),
         shingles=shingles(text),
         content_hash=str(record.get("content_hash") or _text_hash(text)),
-        stated_days=frozenset(m.value for m in mentions if m.precision == "day"),
+        stated_days=_named_days(mentions, dates.local_date(published)),
+        names=tuple(names.name_keys(title, text) + names.number_keys(f"{title}\n{text}")),
+        hazard=_hazard(sentences),
     )
 
 
-def _background_test(main: str | None) -> Callable[[str], bool] | None:
-    """A test for sentences about another region than the article's main place ("six weeks
+def _named_days(mentions: list[dates.DateMention], published: date) -> frozenset[date]:
+    """The explicit days an article names that can still be its story's (up to the analysis
+    age before publication): a follow-up "on February 12 ... over the clashes of February
+    7-8" names its story's day beside its own."""
+    return frozenset(
+        m.value
+        for m in mentions
+        if m.precision == "day"
+        and m.explicit
+        and 0 <= (published - m.value).days <= dates.ANALYSIS_DAYS
+    )
+
+
+def _hazard(sentences: Sentences) -> bool:
+    """An accident, disaster or epidemic named in the title or the first sentence."""
+    pattern = _cue_pattern("hazards")
+    return any(pattern.search(t) for t in sentences.texts[:2] if t)
+
+
+def _background_test(main: str | None, sentences: Sentences) -> Callable[[str], bool]:
+    """A test for sentences whose numbers are not the event's: background sentences (a cue,
+    a far date: "At least 16 people were killed ... on December 16" in a report of the trial
+    in June), and sentences about another region than the article's main place ("six weeks
     after attacks in Aktobe in which 25 people were killed", in a report from Almaty)."""
+    flagged = {t for t, bg in zip(sentences.texts, sentences.background, strict=True) if bg}
     info = place_info(main) if main else None
     if info is None or info.country != KZ:
-        return None
+        return lambda sentence: sentence in flagged
     home = info.admin1 or info.id
-    from enrich.tagging import get_tagger
-
-    matcher = get_tagger().matcher
 
     def is_background(sentence: str) -> bool:
+        if sentence in flagged:
+            return True
         regions = set()
-        for ref in matcher.scan(sentence).mentions:
+        for ref in sentences.found_in(sentence):
             other = place_info(ref)
             if other is not None and other.country == KZ:
                 regions.add(other.admin1 or other.id)

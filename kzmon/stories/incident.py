@@ -45,10 +45,10 @@ def _acled() -> dict[str, Any]:
     return yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
 
 
-def story_types(members: list[Member]) -> list[str]:
+def story_types(story: Story) -> list[str]:
     """The incident types most reports carry, most severe first."""
-    counts: Counter[str] = Counter(t for m in members for t in set(m.types))
-    floor = max(1.0, TYPE_SHARE * len(members))
+    counts: Counter[str] = story.tally.types
+    floor = max(1.0, TYPE_SHARE * story.size)
     ranks = {t: spec["rank"] for t, spec in _acled()["types"].items()}
     chosen = [t for t, n in counts.items() if n >= floor and t in ranks]
     if not chosen and counts:
@@ -56,16 +56,38 @@ def story_types(members: list[Member]) -> list[str]:
     return sorted(chosen, key=lambda t: ranks.get(t, 99))
 
 
+#: Types that name an incident only with help: deaths alone (a crash, a murder), a state of
+#: emergency alone (a lockdown, floods), explosions or a ban alone in a story of an accident
+#: or an epidemic (a depot fire, "banning mass gatherings").
+WEAK_TYPES = frozenset({"killing", "state_of_emergency"})
+HAZARD_TYPES = frozenset({"killing", "state_of_emergency", "bombing", "ban"})
+#: A story is about an accident, disaster or epidemic when this share of its reports say so.
+HAZARD_SHARE = 0.5
+#: Actors that make deaths alone a security incident (a border guard killed; a gunman shot
+#: dead by police): security bodies and militant groups.
+SECURITY_ACTOR_TYPES = frozenset({"organization", "group"})
+
+
+def _weak(story: Story, types: list[str]) -> bool:
+    """True when the story's incident types do not make it a security incident."""
+    tally = story.tally
+    if tally.hazard >= HAZARD_SHARE * tally.size and set(types) <= HAZARD_TYPES:
+        return True
+    if set(types) <= WEAK_TYPES:
+        return not set(tally.actor_kinds.values()) & SECURITY_ACTOR_TYPES
+    return False
+
+
 def is_security(story: Story) -> bool:
     """True when the story is about security in Kazakhstan (it gets an incident record)."""
-    members = story.members
-    relevant = sum(1 for m in members if m.relevant)
-    mean_score = sum(m.relevance for m in members) / len(members)
-    if not relevant or not story_types(members):
+    tally = story.tally
+    relevant, size = tally.relevant, tally.size
+    types = story_types(story)
+    if not relevant or not types or _weak(story, types):
         return False
-    if relevant < RELEVANT_SHARE * len(members) and mean_score < MEAN_RELEVANCE:
+    if relevant < RELEVANT_SHARE * size and tally.relevance / size < MEAN_RELEVANCE:
         return False
-    place = location_place(members)
+    place = location_place(story)
     if place is None:
         countries = story.profile.countries
         return not countries or max(countries, key=lambda c: (countries[c], c)) == KZ
@@ -73,14 +95,12 @@ def is_security(story: Story) -> bool:
     return info is None or info.country == KZ
 
 
-def location_place(members: list[Member]) -> str | None:
+def location_place(story: Story) -> str | None:
     """The place most reports are about (ties: the heavier weight over all reports)."""
-    votes: Counter[str] = Counter(m.main_place for m in members if m.main_place)
+    votes = story.tally.main_places
     if not votes:
         return None
-    weights: Counter[str] = Counter()
-    for m in members:
-        weights.update(m.place_weights)
+    weights = story.tally.places
     return min(votes, key=lambda ref: (-votes[ref], -weights[ref], ref))
 
 
@@ -89,11 +109,11 @@ def incident_date(story: Story) -> tuple[date, str]:
     profile = story.profile
     if profile.core_date is not None:
         return profile.core_date, "day"
-    stated = [m for m in story.members if m.event_stated]
-    if stated:
-        votes = Counter((m.event_date, m.event_precision) for m in stated)
-        value, precision = min(votes, key=lambda k: (-votes[k], k[0]))
-        return value, precision
+    if story.tally.stated:
+        votes = story.tally.stated
+        key = min(votes, key=lambda k: (-votes[k], k))
+        day, precision = key.split("|")
+        return date.fromisoformat(day), precision
     return story.members[0].pub_day, "day"
 
 
@@ -114,16 +134,13 @@ def _location(ref: str | None) -> dict[str, Any] | None:
     }
 
 
-def _actors(members: list[Member]) -> list[dict[str, str]]:
-    counts: Counter[str] = Counter()
-    kinds: dict[str, str] = {}
-    names: dict[str, str] = {}
-    for m in members:
-        counts.update(m.actors.keys())
-        kinds.update(m.actors)
-        names.update(m.actor_names)
-    ordered = sorted(counts, key=lambda a: (-counts[a], a))
-    return [{"id": a, "name": names.get(a, a), "type": kinds[a]} for a in ordered]
+def _actors(story: Story) -> list[dict[str, str]]:
+    tally = story.tally
+    ordered = sorted(tally.actors, key=lambda a: (-tally.actors[a], a))
+    return [
+        {"id": a, "name": tally.actor_names.get(a, a), "type": tally.actor_kinds[a]}
+        for a in ordered
+    ]
 
 
 def acled_types(types: list[str], actors: list[dict[str, str]], arrests: bool) -> dict[str, str]:
@@ -171,14 +188,12 @@ def build_incident(story: Story) -> dict[str, Any] | None:
     if not is_security(story):
         return None
     members = story.members
-    types = story_types(members)
+    tally = story.tally
+    types = story_types(story)
     day, precision = incident_date(story)
-    location = _location(location_place(members))
-    actors = _actors(members)
-    counts = {kind: merge_counts([m.count(kind) for m in members]) for kind in KINDS}
-    headlines: dict[str, str] = {}
-    for m in members:
-        headlines.setdefault(m.language, m.title)
+    location = _location(location_place(story))
+    actors = _actors(story)
+    counts = {kind: merge_counts(tally.count_list(kind)) for kind in KINDS}
     arrests = bool(counts["arrested"] and counts["arrested"]["max"])
     return {
         "story_id": story.id,
@@ -196,10 +211,23 @@ def build_incident(story: Story) -> dict[str, Any] | None:
                 "language": m.language,
                 "published_at": m.published.isoformat(),
             }
-            for m in members
+            for m in _listed(members)
         ],
-        "first_reported": members[0].published.isoformat(),
-        "last_updated": max(m.published for m in members).isoformat(),
+        "source_count": story.size,
+        "first_reported": tally.first_published,
+        "last_updated": tally.last_published,
         "title": titles(types, location, day, precision),
-        "headlines": headlines,
+        "headlines": dict(tally.headlines),
     }
+
+
+#: Sources an incident record lists: its first reports and its latest (`source_count`
+#: says how many there are; every one carries the story's ``story_id``).
+MAX_SOURCES = 50
+FIRST_SOURCES = 10
+
+
+def _listed(members: list[Member]) -> list[Member]:
+    if len(members) <= MAX_SOURCES:
+        return members
+    return members[:FIRST_SOURCES] + members[-(MAX_SOURCES - FIRST_SOURCES) :]

@@ -93,6 +93,22 @@ def admin1_of(entity: dict[str, Any]) -> str | None:
     return info.admin1 if info else None
 
 
+@cache
+def _split_regions() -> dict[str, str]:
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parent / "context.yaml"
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8"))["split_regions"])
+
+
+def region_family(ref: str) -> str:
+    """A region and the one it was split from in 2022 are one area for clustering (Ulytau
+    and Karaganda regions): the older region's id for both."""
+    return _split_regions().get(ref, ref)
+
+
 def country_of(ref: str) -> str:
     """ISO country code of a place id ("" when unknown)."""
     info = place_info(ref)

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import date, timedelta
+from datetime import date
 
 from kzmon.alerts.grouping import sketch_similarity
+from kzmon.stories.dates import span_of
 from kzmon.stories.model import Member, Profile, Story
-from kzmon.stories.regions import KZ, place_info
+from kzmon.stories.regions import KZ, PlaceInfo, place_info, region_family
 
 LOGGER = logging.getLogger(__name__)
 
@@ -84,28 +85,41 @@ def _distance(day: date, span: tuple[date, date]) -> int:
     return (lo - day).days if day < lo else (day - hi).days
 
 
+def _member_span(m: Member) -> tuple[date, date]:
+    return span_of(m.event_date, m.event_precision)
+
+
+def _gap(a: tuple[date, date], b: tuple[date, date]) -> int:
+    """Days between two spans (0 when they overlap)."""
+    return max((a[0] - b[1]).days, (b[0] - a[1]).days, 0)
+
+
 def date_score(m: Member, p: Profile) -> float:
-    """Evidence from the event dates (VETO for different days)."""
-    if m.event_precision == "week":
-        lo, hi = p.date_span()
-        if m.event_date <= hi and lo <= m.event_date + timedelta(days=6):
-            return 1.5
-        return VETO if _distance(m.event_date, (lo, hi)) > UNSTATED_MAX_DAYS else 0.0
-    if m.event_precision == "month" or (p.event_span is None and m.event_stated is False):
-        distance = _distance(m.event_date, p.date_span())
-        if distance > UNSTATED_MAX_DAYS:
-            return VETO
-        return 1.0 if distance <= STATED_SAME_DAYS else 0.3
-    if m.event_stated and m.event_precision == "day" and p.event_span is not None:
+    """Evidence from the event dates (VETO for different days).
+
+    A week ("last week") or a month ("in June") agrees with a story whose days fall in it;
+    a stated day against the story's stated days is strong evidence either way; without a
+    stated date the publication day stands in and agrees weakly, decaying with distance.
+    """
+    if m.event_stated and m.event_precision in ("week", "month"):
+        gap = _gap(_member_span(m), p.date_span())
+        if gap == 0:
+            return 1.5 if m.event_precision == "week" else 1.0
+        return VETO if gap > UNSTATED_MAX_DAYS else 0.0
+    if m.event_stated and p.event_span is not None:
         distance = _distance(m.event_date, p.event_span)
         if distance <= STATED_SAME_DAYS:
             return 2.0
+        if _names_story_day(m, p):
+            return NAMED_DAY_SCORE
         if distance <= STATED_NEAR_DAYS:
             return 0.5
         return VETO
     distance = _distance(m.event_date, p.date_span())
     if distance > UNSTATED_MAX_DAYS:
         return VETO
+    if p.event_span is None and not m.event_stated:
+        return 1.0 if distance <= STATED_SAME_DAYS else 0.3
     return 1.0 if distance <= STATED_SAME_DAYS else 0.5 - 0.1 * distance
 
 
@@ -129,21 +143,59 @@ def _specific(weights: dict[str, float]) -> dict[str, float]:
     return out
 
 
+#: A report dated otherwise that names one of the story's days (a follow-up: "on February 12
+#: police detained ... over the clashes of February 7-8").
+NAMED_DAY_SCORE = 1.0
+
+
+def _names_story_day(m: Member, p: Profile) -> bool:
+    if p.event_span is None or not m.named_days:
+        return False
+    lo, hi = p.event_span
+    return any(lo <= date.fromisoformat(d) <= hi for d in m.named_days)
+
+
+def abroad(weights: dict[str, float], main: str | None) -> str | None:
+    """The foreign country an article is located in (None: Kazakhstan or nowhere).
+
+    A neighbouring country named in passing ("fled across the border to Kyrgyzstan") does
+    not locate a report abroad: its main place must be a foreign town or region, or a
+    foreign country named in the title or lede."""
+    info = place_info(main) if main else None
+    if info is None or info.country == KZ:
+        return None
+    if info.kind != "country" or weights.get(main or "", 0.0) >= LOCATED_WEIGHT:
+        return info.country
+    return None
+
+
+#: A foreign country weighing this much was named in the title or the lede.
+LOCATED_WEIGHT = 3.0
+
+
+def _country_veto(m: Member, p: Profile, story_main: str | None) -> bool:
+    mine = abroad(m.place_weights, m.main_place)
+    theirs = abroad(dict(p.places), story_main)
+    if mine == theirs:
+        return False
+    m_kz = mine is None and (KZ in m.countries or not m.countries)
+    p_kz = theirs is None and (KZ in p.countries or not p.countries)
+    if mine and theirs:
+        return True  # two countries
+    return (mine is not None and p_kz) or (theirs is not None and m_kz)
+
+
 def place_score(m: Member, p: Profile) -> float:
     """Evidence from places and regions (VETO for different regions or countries)."""
-    if m.countries and p.countries:
-        m_top = max(m.countries, key=lambda c: (m.countries[c], c))
-        p_top = max(p.countries, key=lambda c: (p.countries[c], c))
-        if m_top != p_top and not (m.countries.keys() & p.countries.keys()):
-            return VETO
-        if m_top != p_top and (KZ in (m_top, p_top)) and _overlap(m.countries, p.countries) < 0.2:
-            return VETO
+    story_main = max(p.main_places, key=lambda r: (p.main_places[r], r)) if p.main_places else None
+    if _country_veto(m, p, story_main):
+        return VETO
     m_places, p_places = _specific(m.place_weights), _specific(dict(p.places))
     if not m_places or not p_places:
         return 0.0
     towns = _overlap(m_places, p_places)
     if m.region_weights and p.regions:
-        regions = _overlap(m.region_weights, dict(p.regions))
+        regions = _overlap(_families(m.region_weights), _families(dict(p.regions)))
         if regions == 0.0 and towns == 0.0:
             return VETO
     else:
@@ -152,7 +204,47 @@ def place_score(m: Member, p: Profile) -> float:
     evidence = min(2.0, 2.0 * towns + 1.0 * regions + main_bonus)
     if _main_regions_differ(m, p):
         return min(evidence, 0.0) + MAIN_PLACE_MISMATCH
+    if _main_towns_differ(m, p, story_main):
+        return min(evidence, 1.0) + TOWN_MISMATCH
     return evidence
+
+
+#: Two towns of one region this far apart are two places (Zhanaozen and Shetpe, 150 km),
+#: nearer ones one area (a city and its suburbs).
+TOWN_DISTANCE_KM = 25.0
+#: A report about another town of the story's region than the story's own, which names the
+#: story's town only in passing, is most likely another event (a clash in Shetpe the day
+#: after Zhanaozen).
+TOWN_MISMATCH = -1.5
+#: ... "in passing": less than this share of the report's place weight.
+MINOR_TOWN_SHARE = 0.3
+
+
+def _main_towns_differ(m: Member, p: Profile, story_main: str | None) -> bool:
+    mine = place_info(m.main_place) if m.main_place else None
+    theirs = place_info(story_main) if story_main else None
+    if mine is None or theirs is None or mine.id == theirs.id:
+        return False
+    if mine.kind in ("region", "country") or theirs.kind in ("region", "country"):
+        return False
+    if m.main_place in p.main_places and p.main_places[m.main_place] * 2 >= p.size:
+        return False
+    if _km(mine, theirs) < TOWN_DISTANCE_KM:
+        return False
+    share_mine = _norm(_specific(m.place_weights)).get(theirs.id, 0.0)
+    share_theirs = _norm(_specific(dict(p.places))).get(mine.id, 0.0)
+    return share_mine < MINOR_TOWN_SHARE and share_theirs < MINOR_REGION_SHARE
+
+
+def _km(a: PlaceInfo, b: PlaceInfo) -> float:
+    if None in (a.lat, a.lon, b.lat, b.lon):
+        return math.inf
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))  # type: ignore[arg-type]
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 def _main_regions_differ(m: Member, p: Profile) -> bool:
@@ -178,14 +270,22 @@ def _region_of(ref: str | None) -> str | None:
     info = place_info(ref) if ref else None
     if info is None:
         return None
-    region = info.admin1 or info.id
+    region = region_family(info.admin1 or info.id)
     return SURROUNDING.get(region, region)
+
+
+def _families(weights: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for ref, weight in weights.items():
+        key = region_family(ref)
+        out[key] = out.get(key, 0.0) + weight
+    return out
 
 
 def _regions(weights: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for ref, weight in _norm(weights).items():
-        key = SURROUNDING.get(ref, ref)
+        key = SURROUNDING.get(region_family(ref), region_family(ref))
         out[key] = out.get(key, 0.0) + weight
     return out
 
@@ -197,7 +297,8 @@ def type_score(m: Member, p: Profile) -> float:
         return 0.0
     shared = len(mine & theirs) / len(mine | theirs)
     if not shared and not ({FAMILIES[t] for t in mine} & {FAMILIES[t] for t in theirs}):
-        return -1.0
+        # arrests or a court days after an attack, naming its day, are its follow-up
+        return 0.0 if _names_story_day(m, p) else -1.0
     return min(1.0, 2.0 * shared)
 
 
@@ -210,8 +311,8 @@ def actor_score(m: Member, p: Profile) -> float:
 def number_score(m: Member, story: Story) -> float:
     """The same death toll in another report."""
     mine = m.count("fatalities")
-    if mine is None or mine.high == 0:
-        return 0.0
+    if mine is None or mine.high < 2 or mine.low != mine.high:
+        return 0.0  # one death or "dozens" match too many stories to tell
     for other in story.members:
         theirs = other.count("fatalities")
         if theirs is not None and theirs.high == mine.high:
@@ -233,6 +334,35 @@ def lexical_score(m: Member, story: Story) -> float:
     return 3.0 * best if best >= 0.25 else 0.0
 
 
+#: Evidence per shared name key (a name the taxonomy does not hold: Rybakina, Masanchi) and
+#: per shared distinctive number (192 injured), up to NAME_CAP: two shared names weigh about
+#: as much as a same-language lead overlap of two thirds.
+NAME_WEIGHT = 1.0
+NUMBER_WEIGHT = 0.5
+NAME_CAP = 2.5
+
+
+def name_score(m: Member, story: Story) -> float:
+    """Names and figures shared with the most similar report, in any language."""
+    mine = set(m.names)
+    if not mine:
+        return 0.0
+    best = 0.0
+    for other in story.members:
+        shared = mine.intersection(other.names)
+        if not shared:
+            continue
+        numbers = sum(1 for k in shared if k.startswith("#"))
+        value = NAME_WEIGHT * (len(shared) - numbers) + NUMBER_WEIGHT * numbers
+        best = max(best, value)
+    return min(NAME_CAP, best)
+
+
+def wording_score(m: Member, story: Story) -> float:
+    """Same-language title/lead overlap, or shared names and figures in any language."""
+    return max(lexical_score(m, story), name_score(m, story))
+
+
 def is_copy(m: Member, story: Story) -> bool:
     """True when the article is a syndicated copy of one of the story's reports."""
     if m.content_hash and m.content_hash in story.profile.hashes:
@@ -244,7 +374,7 @@ def is_copy(m: Member, story: Story) -> bool:
 
 
 def _time_penalty(m: Member, p: Profile, date_evidence: float) -> float:
-    if date_evidence >= 1.5:
+    if date_evidence >= 1.5 or _names_story_day(m, p):
         return 0.0
     lo, hi = p.pub_span
     days = _distance(m.pub_day, (lo, hi))
@@ -257,19 +387,30 @@ def score(m: Member, story: Story) -> float:
         return SAME
     p = story.profile
     total = 0.0
-    for part in (date_score(m, p), place_score(m, p)):
-        if part == VETO:
-            return VETO
-        total += part
-    dated = date_score(m, p)
+    dated, placed = date_score(m, p), place_score(m, p)
+    if VETO in (dated, placed):
+        return VETO
+    if _another_town_another_day(m, p):
+        dated = min(dated, 0.0)
+    total += dated + placed
+    wording = wording_score(m, story)
     total += type_score(m, p) + actor_score(m, p) + number_score(m, story)
-    total += lexical_score(m, story) + _time_penalty(m, p, dated)
-    # Non-security stories have no incident evidence: without shared wording they join
-    # only on the same town or site and the same day.
-    wordless = not m.types and not p.types and lexical_score(m, story) == 0.0
+    total += wording + _time_penalty(m, p, dated)
+    # Non-security stories have no incident evidence: without shared wording or names they
+    # join only on the same town or site and the same day.
+    wordless = not m.types and not p.types and wording == 0.0 and actor_score(m, p) < 1.0
     if wordless and (dated < 1.0 or place_score(m, p) < 2.0):
         total = min(total, JOIN_SCORE - 0.5)
     return total
+
+
+def _another_town_another_day(m: Member, p: Profile) -> bool:
+    """A report of another town of the region on another stated day than the story's: the
+    one-day tolerance of stated dates (night events, time zones) does not apply."""
+    if not (m.event_stated and m.event_precision == "day" and p.event_span is not None):
+        return False
+    story_main = max(p.main_places, key=lambda r: (p.main_places[r], r)) if p.main_places else None
+    return _distance(m.event_date, p.event_span) >= 1 and _main_towns_differ(m, p, story_main)
 
 
 def compatible(a: Story, b: Story) -> bool:

@@ -38,7 +38,7 @@ from kzmon.stories.cluster import (
 )
 from kzmon.stories.features import article_features
 from kzmon.stories.incident import build_incident
-from kzmon.stories.model import Member, Story
+from kzmon.stories.model import Member, Story, Tally
 
 LOGGER = logging.getLogger(__name__)
 
@@ -95,7 +95,10 @@ def ensure_stories_setup(es: Elasticsearch) -> str:
     es.indices.put_index_template(name=stories_alias(), body=body)
     response = es.options(ignore_status=404).indices.get_alias(name=stories_alias())
     if response.meta.status != 404 and response.body:
-        return sorted(response.body)[-1]
+        current = sorted(response.body)[-1]
+        # Fields added to the template since the index was made (additive, e.g. ``rest``).
+        es.indices.put_mapping(index=current, properties=body["template"]["mappings"]["properties"])
+        return current
     index = stories_index(1)
     es.options(ignore_status=400).indices.create(index=index)
     es.indices.update_aliases(actions=_alias_actions(index))
@@ -116,8 +119,13 @@ def _alias_actions(index: str) -> list[dict[str, Any]]:
 
 
 def story_document(story: Story) -> dict[str, Any]:
-    """The stories-index document of a story (with its incident record)."""
+    """The stories-index document of a story (with its incident record).
+
+    Bounded whatever the story's size: at most `MAX_MEMBERS` member summaries, the
+    `MAX_MEMBER_IDS` latest member ids and `MAX_KEYS` keys; the counts, outlets, languages
+    and casualty figures cover every report (the story's `Tally`, kept as ``rest``)."""
     profile = story.profile
+    tally = story.tally
     incident = build_incident(story)
     if incident and incident.get("location") and incident["location"].get("lat") is not None:
         location = incident["location"]
@@ -127,11 +135,11 @@ def story_document(story: Story) -> dict[str, Any]:
         "story_id": story.id,
         "status": "active",
         "aliases": story.aliases,
-        "member_ids": [m.doc_id for m in story.members],
-        "keys": sorted({k for m in story.members for k in candidate_keys(m)}),
+        "member_ids": story.member_ids(),
+        "keys": story.keys(),
         "title": story.members[0].title,
         "languages": sorted(profile.languages),
-        "outlets": sorted({m.outlet for m in story.members if m.outlet}),
+        "outlets": sorted(tally.outlets),
         "article_count": profile.size,
         "published_first": profile.first_published.isoformat(),
         "published_last": profile.last_published.isoformat(),
@@ -143,6 +151,7 @@ def story_document(story: Story) -> dict[str, Any]:
         "is_incident": incident is not None,
         "incident": incident,
         "members": [m.to_dict() for m in story.members],
+        "rest": story.rest.to_dict() if story.rest.size else None,
         "updated_at": datetime.now(UTC).isoformat(),
     }
 
@@ -150,9 +159,12 @@ def story_document(story: Story) -> dict[str, Any]:
 def story_from_document(doc: dict[str, Any]) -> Story:
     """A story back from its stored document."""
     members = [Member.from_dict(raw) for raw in doc.get("members") or []]
-    story = Story(id=doc["story_id"], aliases=list(doc.get("aliases") or []))
-    for member in members:
-        story.add(member)
+    story = Story(
+        id=doc["story_id"],
+        aliases=list(doc.get("aliases") or []),
+        rest=Tally.from_dict(doc.get("rest")),
+    )
+    story.members = sorted(members, key=lambda m: (m.published, m.doc_id))
     return story
 
 
@@ -177,6 +189,10 @@ class ElasticStore:
         self.cache = MemoryStore()
         self.merged_away: dict[str, str] = {}
         self.dirty: set[str] = set()
+        #: articles placed in this run (their ``story_id`` is written by `flush`)
+        self.placed: dict[str, str] = {}
+        #: ids of the articles of stories merged away in this run (they move to the survivor)
+        self.moved: dict[str, list[str]] = {}
 
     def candidates(self, member: Member) -> list[Story]:
         """Stories of the index sharing a key with the article in its time window."""
@@ -245,16 +261,21 @@ class ElasticStore:
         self.cache.save(story)
         self.dirty.add(story.id)
 
+    def assigned(self, doc_id: str, story_id: str) -> None:
+        """Remember where an article went (written by `flush`)."""
+        self.placed[doc_id] = story_id
+
     def merged(self, survivor: Story, absorbed: Story) -> None:
         """Remember the merge (written by `flush`)."""
         self.cache.merged(survivor, absorbed)
         self.merged_away[absorbed.id] = survivor.id
+        self.moved[absorbed.id] = absorbed.member_ids()
         self.dirty.discard(absorbed.id)
 
     def flush(self) -> list[tuple[str, str]]:
-        """Write the changed and merged stories; ``(doc_id, story_id)`` of their articles."""
+        """Write the changed and merged stories; ``(doc_id, story_id)`` of the articles whose
+        story id is new: those placed in this run and those of stories merged away."""
         actions: list[dict[str, Any]] = []
-        members: list[tuple[str, str]] = []
         for story_id in sorted(self.dirty):
             story = self.cache.stories[story_id]
             actions.append(
@@ -265,7 +286,10 @@ class ElasticStore:
                     "_source": story_document(story),
                 }
             )
-            members += [(m.doc_id, story_id) for m in story.members]
+        pairs = {doc_id: self.cache.resolve(s) for doc_id, s in self.placed.items()}
+        for absorbed, doc_ids in self.moved.items():
+            for doc_id in doc_ids:
+                pairs.setdefault(doc_id, self.cache.resolve(absorbed))
         for absorbed, survivor in sorted(self.merged_away.items()):
             final = self.cache.resolve(survivor)
             actions.append(
@@ -285,7 +309,9 @@ class ElasticStore:
             helpers.bulk(self.es, actions, refresh=True)
         self.dirty.clear()
         self.merged_away.clear()
-        return members
+        self.placed.clear()
+        self.moved.clear()
+        return sorted(pairs.items())
 
 
 @dataclass
@@ -424,6 +450,7 @@ def get_story(story_id: str, es: Elasticsearch | None = None) -> dict[str, Any] 
             return None
         source = dict(es.get(index=stories_alias(), id=current)["_source"])
         members = source.pop("members", [])
+        source.pop("rest", None)  # the folded reports' tally: counts, not for reading
         source["articles"] = [
             {k: m.get(k) for k in ("doc_id", "url", "outlet", "language", "published", "title")}
             for m in members

@@ -101,44 +101,10 @@ def test_assign_rerun_reindex_show_recluster(es, prefix: str, labelled, tmp_path
     assert es.count(index=f"{prefix}-incidents")["count"] == rebuilt.incidents > 0
 
 
-BRIDGE_DAY = "2026-11-03"
-
-
-def _bridge_records() -> list[dict]:
-    base = "https://example.org/bridge/"
-    return [
-        {
-            "url": base + "a",
-            "outlet": "rferl",
-            "published_at": f"{BRIDGE_DAY}T08:00:00+00:00",
-            "title": "Explosion reported in western Kazakhstan",
-            "text": "An explosion went off near a police station in western Kazakhstan on "
-            "November 3, officials said. The bomb was hidden in a parked car.",
-        },
-        {
-            "url": base + "b",
-            "outlet": "azattyq_ru",
-            "published_at": f"{BRIDGE_DAY}T10:00:00+05:00",
-            "title": "В Актау погиб полицейский",
-            "text": "В Актау 3 ноября погиб сотрудник полиции, сообщили в МВД Мангистауской "
-            "области. Подробности не сообщаются.",
-        },
-        {
-            "url": base + "c",
-            "outlet": "rferl",
-            "published_at": f"{BRIDGE_DAY}T15:00:00+00:00",
-            "title": "Car bomb explosion near police station in western Kazakhstan kills officer",
-            "text": "A car bomb explosion near a police station in the Kazakh city of Aktau on "
-            "November 3 killed one police officer, the Interior Ministry said. The bomb "
-            "was hidden in a parked car outside the station.",
-        },
-    ]
-
-
-def test_a_bridging_report_merges_two_stories(es, prefix: str, tmp_path) -> None:
+def test_a_bridging_report_merges_two_stories(es, prefix: str, tmp_path, bridge_records) -> None:
     from kzmon.stories.store import assign_stories, get_story, resolve_story_id
 
-    first, second, bridge = _tagged(_bridge_records())
+    first, second, bridge = _tagged(bridge_records)
     _index(es, [first, second], tmp_path)
     assign_stories(es)
     before = _story_ids(es, prefix)
@@ -153,3 +119,98 @@ def test_a_bridging_report_merges_two_stories(es, prefix: str, tmp_path) -> None
     assert resolve_story_id(es, absorbed) == survivor
     shown = get_story(absorbed, es)
     assert shown["story_id"] == survivor and absorbed in shown["aliases"]
+
+
+def _many_reports(n: int, start: str = "2026-11-05T06:00:00+00:00") -> list:
+    """Members of one story of `n` reports (a week of coverage), deaths growing 3 → 12."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta
+
+    from kzmon.stories.features import article_features
+    from kzmon.stories.model import Member
+
+    base = Member.from_features(
+        article_features(
+            {
+                "url": "https://example.org/many/0",
+                "outlet": "rferl",
+                "published_at": start,
+                "title": "Gunmen attack police station in Aktobe",
+                "text": "Gunmen attacked a police station in Aktobe on November 5, killing "
+                "three police officers, the Interior Ministry said.",
+            }
+        )
+    )
+    first = datetime.fromisoformat(start)
+    out = []
+    for i in range(n):
+        out.append(
+            replace(
+                base,
+                doc_id=f"{i:064x}",
+                url=f"https://example.org/many/{i}",
+                outlet=f"outlet{i % 40}",
+                published=first + timedelta(minutes=7 * i),
+                counts={**base.counts, "fatalities": [3 + i % 10, 3 + i % 10]},
+                content_hash=f"h{i}",
+                sketch=[],
+            )
+        )
+    return out
+
+
+def test_a_very_large_story_stays_a_bounded_document() -> None:
+    """Offline: 1,500 reports make a document of a bounded size whose counts cover all."""
+    from kzmon.stories.model import MAX_MEMBER_IDS, MAX_MEMBERS, Story
+    from kzmon.stories.store import story_document, story_from_document
+
+    members = _many_reports(1500)
+    story = Story(id="s-many", members=[members[0]])
+    for m in members[1:]:
+        story.add(m)
+    doc = story_document(story)
+    assert doc["article_count"] == 1500 and len(doc["members"]) == MAX_MEMBERS
+    assert len(doc["member_ids"]) == MAX_MEMBER_IDS and members[-1].doc_id in doc["member_ids"]
+    assert len(doc["outlets"]) == 40
+    assert (
+        doc["incident"]["fatalities"] == {"min": 12, "max": 12}
+        or doc["incident"]["fatalities"]["max"] == 12
+    )
+    assert doc["incident"]["source_count"] == 1500 and len(doc["incident"]["sources"]) <= 50
+    assert doc["incident"]["first_reported"] == members[0].published.isoformat()
+    assert len(json.dumps(doc)) < 600_000
+    # Back from the document: the same story to score against, the same record.
+    again = story_from_document(json.loads(json.dumps(doc)))
+    assert again.size == 1500 and again.profile.size == 1500
+    assert story_document(again)["incident"] == doc["incident"]
+
+
+def test_a_large_story_in_the_index(es, prefix: str) -> None:
+    """On the index: the folded reports' tally survives a round trip and a merge moves the
+    absorbed story's folded reports to the survivor."""
+    from kzmon.stories.cluster import Clusterer
+    from kzmon.stories.model import Story
+    from kzmon.stories.store import ElasticStore, ensure_stories_setup, stories_alias
+
+    ensure_stories_setup(es)
+    members = _many_reports(260)
+    store = ElasticStore(es, stories_alias())
+    big = Story(id="s-big", members=[members[0]])
+    small = Story(id="s-small", members=[members[200]])
+    for m in members[1:200]:
+        big.add(m)
+    for m in members[201:]:
+        small.add(m)
+    store.save(big)
+    store.save(small)
+    store.flush()
+    loaded = ElasticStore(es, stories_alias())
+    found = loaded.story_of(members[150].doc_id)
+    assert found is not None and found.id == "s-big" and found.size == 200
+    other = loaded.story_of(members[230].doc_id)
+    survivor = Clusterer(loaded)._merge_bridged(found, [other])[0]
+    loaded.save(survivor)
+    pairs = dict(loaded.flush())
+    assert pairs[members[230].doc_id] == "s-big" and len(pairs) == 60
+    merged = ElasticStore(es, stories_alias()).story_of(members[259].doc_id)
+    assert merged.id == "s-big" and merged.size == 260

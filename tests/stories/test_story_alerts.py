@@ -98,3 +98,99 @@ def test_without_updates_later_reports_are_covered(es, prefix, labelled, mailbox
     _index_and_assign(es, [x for x in aktobe if x[1] == "kk"][:1], tmp_path)
     assert run_alerts(es=es, watchlists_path=path).emails_sent == 0
     assert mailbox.messages() == []
+
+
+def _digest_watchlists(tmp_path):
+    path = tmp_path / "w-digest.yaml"
+    body = {
+        "settings": {"smtp_attempts": 2, "smtp_backoff_seconds": 0.05, "initial_lookback_hours": 1},
+        "watchlists": [
+            {
+                "id": "aktobe-daily",
+                "name": "Aktobe daily",
+                "recipients": ["a@kzmon.localhost"],
+                "filters": {"entities": ["place:aktobe", "place:aktobe-region"]},
+                "updates": True,
+                "mode": "digest",
+                "digest": {"hour": 0, "timezone": "UTC"},
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_grown_story_goes_inside_the_digest(es, prefix, labelled, mailbox, tmp_path) -> None:
+    """Digest mode: the day's digest lists the new stories and, after them, the stories
+    mailed before that grew; no separate "story grew" mail; a rerun sends nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from kzmon.alerts import run_alerts
+
+    articles, _ = labelled
+    aktobe = [(a.record, a.language) for a in articles if a.story == "aktobe-2016-attacks"]
+    path = _digest_watchlists(tmp_path)
+    _index_and_assign(es, [x for x in aktobe if x[1] == "en"][:2], tmp_path)
+    day1 = datetime.now(UTC)
+    first = run_alerts(es=es, mode="digest", now=day1, watchlists_path=path)
+    assert first.emails_sent == 1 and first.updates_sent == 0, first
+    mailbox.clear()
+    _index_and_assign(es, [x for x in aktobe if x[1] == "kk"][:1], tmp_path)
+    day2 = day1 + timedelta(days=1)
+    second = run_alerts(es=es, mode="digest", now=day2, watchlists_path=path)
+    assert second.emails_sent == 1 and second.updates_sent == 1, second
+    (mail,) = mailbox.messages()
+    assert str(mail["Subject"]) == "Aktobe daily: 1 story grew"  # the digest, not an update
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Stories mailed before that grew:" in body and "+kk" in body
+    assert "X-Kzmon-Story-Update" not in mail
+    mailbox.clear()
+    again = run_alerts(es=es, mode="digest", now=day2 + timedelta(days=1), watchlists_path=path)
+    assert again.emails_sent == 0 and mailbox.messages() == []
+
+
+def _bridge_watchlists(tmp_path, updates: bool):
+    path = tmp_path / f"w-bridge-{updates}.yaml"
+    body = {
+        "settings": {"smtp_attempts": 2, "smtp_backoff_seconds": 0.05, "initial_lookback_hours": 1},
+        "watchlists": [
+            {
+                "id": "west",
+                "name": "West",
+                "recipients": ["a@kzmon.localhost"],
+                "query": "western",
+                "updates": updates,
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("updates", [False, True])
+def test_a_story_mailed_under_a_merged_id_is_known(
+    es, prefix, mailbox, tmp_path, updates, bridge_records
+):
+    """Story X is mailed; a bridging report merges X into the older story Y. The bridging
+    report belongs to a story already mailed: no "new story" entry; with ``updates: true``
+    one "story grew" mail (Y brought a language and an outlet), never a second one."""
+    from kzmon.alerts import run_alerts
+
+    first, second, bridge = (
+        (r, "ru" if "azattyq" in r["outlet"] else "en") for r in bridge_records
+    )
+    path = _bridge_watchlists(tmp_path, updates)
+    _index_and_assign(es, [first, second], tmp_path)
+    assert run_alerts(es=es, watchlists_path=path).entries_sent == 1
+    mailbox.clear()
+    _index_and_assign(es, [bridge], tmp_path)
+    after = run_alerts(es=es, watchlists_path=path)
+    assert after.entries_sent == (1 if updates else 0), after
+    assert after.updates_sent == (1 if updates else 0)
+    if updates:
+        (mail,) = mailbox.messages()
+        assert "story grew" in str(mail["Subject"]) and "+ru" in str(mail["Subject"])
+    else:
+        assert mailbox.messages() == []
+    mailbox.clear()
+    assert run_alerts(es=es, watchlists_path=path).emails_sent == 0
