@@ -100,6 +100,12 @@ LEAD_WEIGHT = 2.0
 READING_CHARS = 2000
 
 KZ, ABROAD, MIXED, NOWHERE = "kz", "abroad", "mixed", "nowhere"
+# A protest and arrests in the part read: a rally broken up, protesters detained. Unrest, so the
+# article's soft evidence counts as security evidence (a strike that ends in talks has no
+# arrests; a crime story no protest). The scan ORs these bits into ``Matches.unrest``.
+_UNREST = {"protest": 1, "arrest": 2}
+CRACKDOWN = 3
+_CRACKDOWN_TYPES = frozenset(_UNREST)
 # Sums of evidence by location that ``Reading.features`` saturates into [0, 1].
 _SUMS = (
     "lead_security",
@@ -225,8 +231,8 @@ class Tables:
 
         Names, Kazakhstan terms and foreign terms: (country sign, country weight, security
         weight, decided later), or None for a name that weighs nothing; incident triggers:
-        (weight, is security evidence); security terms: (weight,); context words: (1,) for a
-        story-context word, (0,) for an actor word.
+        (weight, is security evidence, unrest bit: 1 protest, 2 arrest, 0 other); security
+        terms: (weight,); context words: (1,) for a story-context word, (0,) for an actor word.
         """
         kind = pattern.kind
         if kind == "entity":
@@ -236,7 +242,8 @@ class Tables:
                 return (0, 0.0, 0.0, True) if later else None
             return (*info, later)
         if kind == "incident":
-            return self.incidents[pattern.ref]
+            weight, is_security = self.incidents[pattern.ref]
+            return (weight, is_security, _UNREST.get(pattern.ref, 0))
         if kind == "security_term":
             return (SECURITY_TERM_WEIGHT,)
         if kind == "kz_term":
@@ -290,6 +297,8 @@ class Reading:
         self.tables = tables
         self.mentions = mentions
         self.matches = matches
+        # The article's incident types after the negation check (the tagger sets them).
+        self.incident_types: frozenset[str] | set[str] = frozenset()
         starts = matches.starts
         self.size = len(starts)
         # The lead: the title's sentences and the one after them (the first one without a
@@ -448,6 +457,9 @@ class Reading:
                 security[sentence] += weight
                 named[sentence] += 1
         mask, where_of = matches.mask, self.where
+        # A protest and arrests read, both standing after the negation check ("no arrests
+        # were made" is none).
+        crackdown = matches.unrest == CRACKDOWN and self.incident_types >= _CRACKDOWN_TYPES
         sec_kz = sec_kz_story = sec_abroad = sec_mixed = sec_unplaced = 0.0
         soft_kz_secure = soft_kz = soft_abroad = soft_story = 0.0
         other_count = 0
@@ -480,7 +492,7 @@ class Reading:
             for where, weight, is_security in pieces:
                 if not weight:
                     continue
-                if not is_security:
+                if not is_security and not crackdown:
                     if other:
                         soft_story += weight
                     elif where is KZ:

@@ -162,6 +162,7 @@ class Matches:
         self.story: list[int] = [0]
         self.actor: list[int] = [0]
         self.deferred: list[tuple[int, int, int, str]] = []
+        self.unrest = 0  # protest (1) and arrest (2) triggers in the part read, OR-ed
         # The country words counted (start, end, sign, weight) and the security and soft
         # evidence (sentence, position, weight, is security evidence), in text order: what a
         # sentence with country words of both sides is read from item by item.
@@ -322,6 +323,7 @@ class Matcher:
         quick, locates = self.tables.quick_before, self.tables.locates
         sentence, following = 0, starts[1] if count > 1 else cap
         reading = True
+        unrest = 0  # bits of ``context.CRACKDOWN``: a protest, arrests
         lists = (entities, incident_hits, kz_terms, security_terms, domains, foreign_hits)
         for last, entry in self.automaton.iter_long(joined + _SENTINEL):
             end = last + 1
@@ -366,6 +368,7 @@ class Matcher:
                 lists[code].append((start, end, ref))
                 if code == INCIDENT:
                     incidents[sentence] += 1
+                    unrest |= weights[2]
                     if weights[1]:
                         security[sentence] += weights[0]
                         violent[sentence] += 1
@@ -409,6 +412,7 @@ class Matcher:
                         named[sentence] += 1
                         items.append((sentence, start, security_weight, True))
         matches.split = len(entities)
+        matches.unrest = unrest
         if pending:
             self._confirm(matches, pending)
         return matches

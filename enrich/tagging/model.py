@@ -87,7 +87,10 @@ def load_model() -> Model | None:
 
 
 def features(
-    reading: Reading, mentions: dict[str, int], tables: Tables, rule: dict
+    reading: Reading,
+    mentions: dict[str, int],
+    tables: Tables,
+    rule: dict,
 ) -> tuple[dict[str, float], list[str]]:
     """The model's inputs for one article (the rule's score, where the security evidence is,
     the story-context words, groups and Kazakhstan's security bodies: ``context.Reading``)

@@ -93,6 +93,7 @@ class Tagger:
             if not kazakh:
                 del mentions[ref]
         incidents = self.matcher.incidents(matches)
+        reading.incident_types = incidents
         evidence = Evidence(
             kz_terms=len(matches.kz_term_hits),
             security_terms=len(matches.security_term_hits),
