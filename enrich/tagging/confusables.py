@@ -31,12 +31,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 
+from enrich.tagging.normalize import INVISIBLE
+
 LOGGER = logging.getLogger(__name__)
 
-INVISIBLE = (
-    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
-)
 _LATIN = "A-Za-z"
 _CYRILLIC = "\u0400-\u04ff"
 # Russian and Kazakh letters: what a Latin letter may be folded to.
@@ -160,14 +158,25 @@ def _to_cyrillic(token: str, tables: FoldTables, known: Collection[str]) -> str:
 
 
 def fold_mixed(text: str, known: Collection[str] = ()) -> str:
-    """``text`` with every mixed-script token folded (same length, same offsets)."""
+    """``text`` with every mixed-script token folded (same length, same offsets).
+
+    The mixed tokens are found from the UTF-8 byte classes (``may_mix_scripts``): a Latin
+    letter byte next to a Cyrillic one. Two ``bytes.find`` loops, no regular expression over
+    the text (a pattern of alternatives costs more than a tokenising pass).
+    """
+    encoded = text.encode("utf-8")
+    classes = encoded.translate(_BYTE_CLASSES)
+    spots = _pair_bytes(classes, b"LC", 0) + _pair_bytes(classes, b"cL", 1)
+    if not spots:
+        return text
     pieces: list[str] = []
     last = 0
     done_until = -1
-    for match in _TRIGGER_RE.finditer(text):
-        if match.start() < done_until or _INVISIBLE_RE.match(match.group()):
+    for spot in sorted(spots):
+        pos = len(encoded[:spot].decode("utf-8"))  # the byte offset of a letter as a char offset
+        if pos < done_until:
             continue
-        word = _WORD_RE.match(text, _word_start(text, match.start()))
+        word = _WORD_RE.match(text, _word_start(text, pos))
         if word is None:
             continue
         start, end = word.span()
@@ -182,17 +191,29 @@ def fold_mixed(text: str, known: Collection[str] = ()) -> str:
     return "".join(pieces)
 
 
+def _pair_bytes(classes: bytes, pair: bytes, shift: int) -> list[int]:
+    """Byte offsets of the letters where ``pair`` occurs in ``classes`` (``shift`` moves from
+    a continuation byte to the Latin letter after it)."""
+    out = []
+    i = classes.find(pair)
+    while i >= 0:
+        out.append(i + shift)
+        i = classes.find(pair, i + 1)
+    return out
+
+
 def _word_start(text: str, pos: int) -> int:
     while pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
         pos -= 1
     return pos
 
 
-def may_mix_scripts(normalised: str) -> bool:
-    """Cheap test: can ``normalised`` hold a token mixing Latin and Cyrillic letters?"""
+def may_mix_scripts(normalised: str, encoded: bytes | None = None) -> bool:
+    """Cheap test: can ``normalised`` hold a token mixing Latin and Cyrillic letters?
+    (``encoded``: its UTF-8 bytes, when the caller has them.)"""
     if normalised.isascii():
         return False
-    classes = normalised.encode("utf-8").translate(_BYTE_CLASSES)
+    classes = (encoded or normalised.encode("utf-8")).translate(_BYTE_CLASSES)
     return b"LC" in classes or b"cL" in classes
 
 
@@ -213,6 +234,11 @@ class Cleaned:
     # Position in ``text`` where each dropped character would have been, minus one per earlier
     # drop: ``original(p) = p + bisect_right(self._shifts, p)``.
     _shifts: list[int]
+
+    @property
+    def shifted(self) -> bool:
+        """True when characters were dropped (offsets differ from the original's)."""
+        return bool(self._shifts)
 
     def original(self, pos: int) -> int:
         """Offset in the original text of position ``pos`` of the cleaned text."""

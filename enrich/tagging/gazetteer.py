@@ -256,13 +256,26 @@ def _flags(cand: Candidate, rules: dict, namesakes: set[str]) -> dict[str, bool]
 
 def _foreign_namesakes() -> set[str]:
     """Normalised names of cities of 15,000+ people outside Kazakhstan."""
-    out: set[str] = set()
-    for entry in _geonames("cities15000"):
-        if entry["countrycode"] == "KZ":
-            continue
-        for name in [entry["name"], *entry.get("alternatenames", [])]:
-            out.add(_key(name))
-    return out
+    names = [
+        name
+        for entry in _geonames("cities15000")
+        if entry["countrycode"] != "KZ"
+        for name in [entry["name"], *entry.get("alternatenames", [])]
+    ]
+    return set(_keys(names))
+
+
+# Joins names for ``_keys``: a private-use character that normalisation leaves as it is.
+_NAME_SEPARATOR = "\ue000"
+
+
+def _keys(names: list[str]) -> list[str]:
+    """``_key`` of every name, normalised as one string (400,000 names: one pass, not one
+    call each; normalisation works character by character, so the result is the same)."""
+    if any(_NAME_SEPARATOR in name for name in names):
+        return [_key(name) for name in names]
+    joined = normalise(_NAME_SEPARATOR.join(n.lstrip("?^").rstrip("~*=") for n in names))
+    return [" ".join(part.split()) for part in joined.split(_NAME_SEPARATOR)]
 
 
 def _slug(text: str) -> str:

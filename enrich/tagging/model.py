@@ -16,55 +16,31 @@ needs no scikit-learn; ``check`` refits and compares with the stored file.
 from __future__ import annotations
 
 import argparse
-import bisect
 import hashlib
+import heapq
 import json
 import logging
 import math
+import operator
 import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from enrich.tagging.taxonomy import TAXONOMY_DIR, Taxonomy
+from enrich.tagging.context import FEATURES as READING_FEATURES
+from enrich.tagging.context import Reading, Tables
+from enrich.tagging.taxonomy import TAXONOMY_DIR
 
 LOGGER = logging.getLogger(__name__)
 
 MODEL_FILE = TAXONOMY_DIR / "relevance_model.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_FILES = ("tests/tagging/labelled.yaml", "tests/tagging/relevance_train.yaml")
-# Characters either side of an incident word that count as "the same stretch of text" (about
-# one sentence: 20 tokens of ~6 characters).
-WINDOW = 120
 # Regularisation of the fit: C = 1 (scikit-learn's default) kept every held-out-free
 # cross-validation fold of the training set at F1 >= 0.9; smaller C under-weights the
 # co-occurrence features, larger C overfits single texts.
 C = 1.0
-STORY_DOMAINS = ("sport", "economy", "culture", "accident", "politics")
-FEATURES = (
-    "rule_score",
-    "kz_terms",
-    "kz_places",
-    "kz_people",
-    "kz_orgs",
-    "title_kz",
-    "violent_types",
-    "soft_types",
-    "groups",
-    "security_terms",
-    "incident_near_kz",
-    "incident_near_actor",
-    "incident_near_story",
-    "sport",
-    "economy",
-    "culture",
-    "accident",
-    "politics",
-    "actor",
-    "foreign_share",
-)
-# Incident types this heavy (incidents.yaml) are violent; lighter ones occur in other stories.
-VIOLENT_WEIGHT = 1.2
+FEATURES = ("rule_score", *READING_FEATURES, "groups", "kz_bodies")
 
 
 @dataclass(frozen=True)
@@ -75,17 +51,22 @@ class Model:
     intercept: float
     threshold: float
 
-    def probability(self, x: dict[str, float]) -> float:
+    def pulls(self, x: dict[str, float]) -> list[float]:
+        """``weight * input`` per feature, in ``FEATURES`` order."""
+        return list(map(operator.mul, self.weights.values(), map(x.__getitem__, self.weights)))
+
+    def probability(self, x: dict[str, float], pulls: list[float] | None = None) -> float:
         """The model's probability that the article is Kazakhstan security news."""
-        z = self.intercept + sum(w * x.get(name, 0.0) for name, w in self.weights.items())
+        z = self.intercept + math.fsum(pulls if pulls is not None else self.pulls(x))
         return 1.0 / (1.0 + math.exp(-z))
 
-    def contributions(self, x: dict[str, float], top: int = 3) -> list[str]:
+    def contributions(
+        self, x: dict[str, float], top: int = 3, pulls: list[float] | None = None
+    ) -> list[str]:
         """The strongest pulls on this article's score, signed (for analysts)."""
-        parts = sorted(
-            ((w * x.get(n, 0.0), n) for n, w in self.weights.items()), key=lambda p: -abs(p[0])
-        )
-        return [f"{'+' if v > 0 else '-'}{name}" for v, name in parts[:top] if abs(v) >= 0.05]
+        values = pulls if pulls is not None else self.pulls(x)
+        strongest = heapq.nlargest(top, zip(map(abs, values), values, self.weights, strict=True))
+        return [f"{'+' if v > 0 else '-'}{name}" for size, v, name in strongest if size >= 0.05]
 
 
 @cache
@@ -95,6 +76,9 @@ def load_model() -> Model | None:
         LOGGER.warning("no %s: relevance by the rule alone", MODEL_FILE.name)
         return None
     data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    if set(data["weights"]) != set(FEATURES):
+        LOGGER.warning("%s was fitted on other features: run train", MODEL_FILE.name)
+        return None
     return Model(
         weights={n: float(data["weights"][n]) for n in FEATURES},
         intercept=float(data["intercept"]),
@@ -103,90 +87,23 @@ def load_model() -> Model | None:
 
 
 def features(
-    parts: list,
-    kz_refs: frozenset[str],
+    reading: Reading,
     mentions: dict[str, int],
-    taxonomy: Taxonomy,
+    tables: Tables,
     rule: dict,
-    title_kz: bool,
-) -> dict[str, float]:
-    """The model's inputs for one article (``parts``: the scanned title and body)."""
-    entities = taxonomy.entities
-    kz_places = [r for r in mentions if r in kz_refs and entities[r].type == "place"]
-    kz_people = [r for r in mentions if r in kz_refs and entities[r].type == "person"]
-    kz_orgs = [r for r in mentions if r in kz_refs and entities[r].type == "organization"]
-    foreign = sum(
-        n for r, n in mentions.items() if entities[r].type == "place" and r not in kz_refs
-    )
-    kz_terms = sum(p.kinds.get("kz_term", 0) for p in parts)
-    kz_mentions = kz_terms + sum(mentions[r] for r in kz_places + kz_people)
-    incidents = {h[2].ref for p in parts for h in p.incident_hits}
-    weights = {i: taxonomy.incidents[i].weight for i in incidents}
-    domains = {d: sum(p.domains.get(d, 0) for p in parts) for d in (*STORY_DOMAINS, "actor")}
-    near = _near_counts(parts, kz_refs, mentions)
-    groups = [r for r in mentions if entities[r].type == "group"]
-    security = sum(p.kinds.get("security_term", 0) for p in parts)
-    x = {
-        "rule_score": rule["score"],
-        "kz_terms": min(kz_terms, 6) / 6,
-        "kz_places": min(len(kz_places), 4) / 4,
-        "kz_people": float(bool(kz_people)),
-        "kz_orgs": float(bool(kz_orgs)),
-        "title_kz": float(title_kz),
-        "violent_types": min(sum(w >= VIOLENT_WEIGHT for w in weights.values()), 3) / 3,
-        "soft_types": min(sum(w < VIOLENT_WEIGHT for w in weights.values()), 3) / 3,
-        "groups": min(len(groups), 3) / 3,
-        "security_terms": min(math.log1p(security) / math.log1p(10), 1.0),
-        **near,
-        **{d: min(n, 5) / 5 for d, n in domains.items()},
-        "foreign_share": foreign / (foreign + kz_mentions) if foreign + kz_mentions else 0.0,
-    }
-    return x
-
-
-def _near_counts(
-    parts: list, kz_refs: frozenset[str], mentions: dict[str, int]
-) -> dict[str, float]:
-    """Shares of incident words with a Kazakh anchor / an actor / a story word close by."""
-    total = kz = actor = story = 0
-    for part in parts:
-        incidents, near_kz, near_actor, near_story = [], [], [], []
-        for pos, kind, ref in part.hits:
-            if kind == "incident":
-                incidents.append(pos)
-            elif kind == "kz_term":
-                near_kz.append(pos)
-            elif kind == "security_term":
-                near_actor.append(pos)
-            elif kind == "domain":
-                (near_actor if ref == "actor" else near_story).append(pos)
-            elif kind == "entity" and ref in mentions:
-                if ref in kz_refs:
-                    near_kz.append(pos)
-                if ref.startswith(("group:", "org:")):
-                    near_actor.append(pos)
-        if not incidents:
-            continue
-        near_kz.sort()
-        near_actor.sort()
-        near_story.sort()
-        total += len(incidents)
-        kz += sum(_close(near_kz, pos) for pos in incidents)
-        actor += sum(_close(near_actor, pos) for pos in incidents)
-        story += sum(_close(near_story, pos) for pos in incidents)
-    if not total:
-        return {"incident_near_kz": 0.0, "incident_near_actor": 0.0, "incident_near_story": 0.0}
-    return {
-        "incident_near_kz": kz / total,
-        "incident_near_actor": actor / total,
-        "incident_near_story": story / total,
-    }
-
-
-def _close(sorted_positions: list[int], pos: int) -> bool:
-    """True when a position within ``WINDOW`` of ``pos`` is in ``sorted_positions``."""
-    i = bisect.bisect_left(sorted_positions, pos - WINDOW)
-    return i < len(sorted_positions) and sorted_positions[i] <= pos + WINDOW
+) -> tuple[dict[str, float], list[str]]:
+    """The model's inputs for one article (the rule's score, where the security evidence is,
+    the story-context words, groups and Kazakhstan's security bodies: ``context.Reading``)
+    and the reading's reasons for analysts."""
+    evidence = reading.evidence()
+    # Any Kazakhstan term, Kazakh place, person or body anywhere in the text.
+    kz_any = bool(reading.matches.kz_term_hits) or not tables.kz_entities.isdisjoint(mentions)
+    x = {"rule_score": rule["score"]}
+    x.update(reading.features(evidence))
+    x["kz_any"] = float(kz_any)  # not a model input: the tagger's precondition
+    x["groups"] = min(len(tables.groups.intersection(mentions)), 3) / 3
+    x["kz_bodies"] = float(not tables.kz_bodies.isdisjoint(mentions))
+    return x, reading.reasons(evidence)
 
 
 # --- training (build time: scikit-learn, the labelled sets) ------------------------------
@@ -201,32 +118,69 @@ def training_texts(shared_dir: Path | None = None) -> list[dict]:
     labels = json.loads((shared / "samples" / "labels.json").read_text(encoding="utf-8"))
     for rel_path, raw in sorted(labels["articles"].items()):
         text = (shared / "samples" / rel_path).read_text(encoding="utf-8")
-        out.append({"title": "", "text": text, "relevant": bool(raw["relevant"])})
+        out.append({"id": rel_path, "title": "", "text": text, "relevant": bool(raw["relevant"])})
     for name in TRAINING_FILES:
         data = yaml.safe_load((REPO_ROOT / name).read_text(encoding="utf-8"))
         out += [
-            {"title": t["title"], "text": t["text"], "relevant": bool(t["relevant"])}
+            {"id": t["id"], "title": t["title"], "text": t["text"], "relevant": bool(t["relevant"])}
             for t in data["texts"]
         ]
     return out
+
+
+def training_matrix(texts: list[dict]) -> tuple[list[list[float]], list[int]]:
+    """The features (``FEATURES`` order) and labels of ``texts``, tagged by the current tagger."""
+    from enrich.tagging.tagger import get_tagger
+
+    tagger = get_tagger()
+    rows = [tagger.explain({"title": t["title"], "text": t["text"]})["features"] for t in texts]
+    return [[row[name] for name in FEATURES] for row in rows], [int(t["relevant"]) for t in texts]
+
+
+def _fit(x: list[list[float]], y: list[int], c: float = C):
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=1000)
+    return fit.fit(x, y)
+
+
+def cross_validate(c: float = C, folds: int = 5, shared_dir: Path | None = None) -> dict:
+    """Stratified ``folds``-fold cross-validation on the training set (fixed seed): relevance
+    precision, recall and F1 of the pooled out-of-fold predictions, and the texts missed."""
+    from sklearn.model_selection import StratifiedKFold
+
+    texts = training_texts(shared_dir)
+    x, y = training_matrix(texts)
+    predicted = [0] * len(y)
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
+        fit = _fit([x[i] for i in train_idx], [y[i] for i in train_idx], c)
+        for i, p in zip(test_idx, fit.predict([x[i] for i in test_idx]), strict=True):
+            predicted[i] = int(p)
+    tp = sum(p and t for p, t in zip(predicted, y, strict=True))
+    fp = sum(p and not t for p, t in zip(predicted, y, strict=True))
+    fn = sum(t and not p for p, t in zip(predicted, y, strict=True))
+    precision, recall = tp / (tp + fp or 1), tp / (tp + fn or 1)
+    return {
+        "C": c,
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(2 * precision * recall / (precision + recall or 1), 3),
+        "false_positives": [
+            t["id"] for t, p, v in zip(texts, predicted, y, strict=True) if p and not v
+        ],
+        "false_negatives": [
+            t["id"] for t, p, v in zip(texts, predicted, y, strict=True) if v and not p
+        ],
+    }
 
 
 def train(shared_dir: Path | None = None) -> dict:
     """Fit the model on the training set; the data ``relevance_model.json`` holds."""
     from importlib import metadata
 
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    from enrich.tagging.tagger import get_tagger
-
     texts = training_texts(shared_dir)
-    tagger = get_tagger()
-    rows = [tagger.explain({"title": t["title"], "text": t["text"]})["features"] for t in texts]
-    x = np.array([[row[name] for name in FEATURES] for row in rows])
-    y = np.array([t["relevant"] for t in texts], dtype=int)
-    fit = LogisticRegression(C=C, solver="liblinear", class_weight="balanced", max_iter=1000)
-    fit.fit(x, y)
+    x, y = training_matrix(texts)
+    fit = _fit(x, y)
     digest = hashlib.sha256(
         json.dumps(texts, ensure_ascii=False, sort_keys=True).encode()
     ).hexdigest()
@@ -235,7 +189,7 @@ def train(shared_dir: Path | None = None) -> dict:
         "model": "logistic regression (scikit-learn liblinear, class_weight=balanced)",
         "C": C,
         "scikit-learn": metadata.version("scikit-learn"),
-        "trained_on": {"texts": len(texts), "relevant": int(y.sum()), "sha256": digest},
+        "trained_on": {"texts": len(texts), "relevant": sum(y), "sha256": digest},
         "threshold": 0.5,
         "intercept": round(float(fit.intercept_[0]), 6),
         "weights": {n: round(float(w), 6) for n, w in zip(FEATURES, fit.coef_[0], strict=True)},
@@ -248,11 +202,16 @@ def render(data: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``train`` writes ``relevance_model.json``; ``check`` refits and compares."""
+    """``train`` writes ``relevance_model.json``; ``check`` refits and compares; ``cv``
+    prints a cross-validation of the training set (``--c`` to try another regularisation)."""
     parser = argparse.ArgumentParser(prog="python -m enrich.tagging.model")
-    parser.add_argument("command", choices=("train", "check"))
+    parser.add_argument("command", choices=("train", "check", "cv"))
+    parser.add_argument("--c", type=float, default=C)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "cv":
+        print(json.dumps(cross_validate(args.c), indent=1))
+        return 0
     text = render(train())
     if args.command == "train":
         MODEL_FILE.write_text(text, encoding="utf-8")

@@ -30,13 +30,27 @@ LOGGER = logging.getLogger(__name__)
 _ASCII_TABLE = bytes(b if chr(b).isalnum() or b >= 0x80 else 0x20 for b in range(256))
 
 
+# Invisible format characters (zero-width, joiners, BOM, soft hyphen, bidi controls): dropped
+# before matching (``confusables.drop_invisible``), so ``normalise`` leaves them as they are
+# and ``has_invisible`` finds them in its output.
+INVISIBLE = (
+    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+# After ``normalise`` every other character of U+2000-U+206F has become a space, so these
+# UTF-8 byte sequences can only be invisible characters (or a rare superscript, U+2070-207F,
+# which costs a second look and nothing else).
+_INVISIBLE_BYTES = (b"\xe2\x80", b"\xe2\x81", b"\xc2\xad", b"\xef\xbb\xbf", b"\xe1\xa0\x8e")
+
+
 def _non_ascii_punctuation() -> str:
     ranges = [(0x00A0, 0x00BF), (0x02B9, 0x02BF), (0x2000, 0x206F), (0x3000, 0x303F)]
     chars = [
         chr(code)
         for low, high in ranges
         for code in range(low, high + 1)
-        if unicodedata.category(chr(code))[0] in "PSZC" or chr(code) in "ʹʺʻʼʽʾʿ"
+        if (unicodedata.category(chr(code))[0] in "PSZC" or chr(code) in "ʹʺʻʼʽʾʿ")
+        and chr(code) not in INVISIBLE
     ]
     return "".join(chars)
 
@@ -46,6 +60,12 @@ _PUNCT_RE = re.compile("[" + re.escape(_non_ascii_punctuation()) + "]")
 
 def normalise(text: str) -> str:
     """Lower-cased ``text`` with punctuation turned into spaces; same length as ``text``."""
+    return normalise_encoded(text)[0]
+
+
+def normalise_encoded(text: str) -> tuple[str, bytes]:
+    """``normalise(text)`` and its UTF-8 bytes (what ``has_invisible`` and the mixed-script
+    test read, without encoding the text again)."""
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     lowered = text.lower()
@@ -54,7 +74,13 @@ def normalise(text: str) -> str:
         lowered = "".join(ch.lower()[0] for ch in text)
     if not lowered.isascii():
         lowered = _PUNCT_RE.sub(" ", lowered.replace("ё", "е"))
-    return lowered.encode("utf-8").translate(_ASCII_TABLE).decode("utf-8")
+    encoded = lowered.encode("utf-8").translate(_ASCII_TABLE)
+    return encoded.decode("utf-8"), encoded
+
+
+def has_invisible(encoded: bytes) -> bool:
+    """Can the UTF-8 bytes of a ``normalise`` output hold an invisible character?"""
+    return any(sequence in encoded for sequence in _INVISIBLE_BYTES)
 
 
 def tokens(text: str) -> list[str]:

@@ -41,29 +41,38 @@ def _saturate(points: float) -> float:
     return 1.0 - math.exp(-points)
 
 
-def score(evidence: Evidence, taxonomy: Taxonomy) -> dict:
-    """``{"relevant", "score", "reasons"}`` for one article's evidence."""
+def entity_rows(taxonomy: Taxonomy) -> dict[str, tuple[str, bool, str]]:
+    """Per entity id: (type, is Kazakh, name), what ``score`` reads (build once)."""
+    kz = taxonomy.relevance.kz_country
+    return {r: (e.type, e.country == kz, e.name) for r, e in taxonomy.entities.items()}
+
+
+def score(
+    evidence: Evidence, taxonomy: Taxonomy, rows: dict[str, tuple[str, bool, str]] | None = None
+) -> dict:
+    """``{"relevant", "score", "reasons"}`` for one article's evidence (``rows``: the
+    taxonomy's ``entity_rows``, when the caller keeps them)."""
     rel = taxonomy.relevance
     w, caps = rel.weights, rel.caps
-    entities = taxonomy.entities
+    rows = rows if rows is not None else entity_rows(taxonomy)
     kz_places, kz_people, groups, kz_orgs, orgs = [], [], [], [], []
     kz_mentions, foreign_mentions = evidence.kz_terms, 0
     for entity_id, count in evidence.entity_mentions.items():
-        entity = entities[entity_id]
-        is_kz = entity.country == rel.kz_country
-        if entity.type == "place":
+        kind, is_kz, name = rows[entity_id]
+        if kind == "place":
             if is_kz:
-                kz_places.append(entity.name)
+                kz_places.append(name)
                 kz_mentions += count
             else:
                 foreign_mentions += count
-        elif entity.type == "person" and is_kz:
-            kz_people.append(entity.name)
-            kz_mentions += count
-        elif entity.type == "group":
-            groups.append(entity.name)
-        elif entity.type == "organization":
-            (kz_orgs if is_kz else orgs).append(entity.name)
+        elif kind == "person":
+            if is_kz:
+                kz_people.append(name)
+                kz_mentions += count
+        elif kind == "group":
+            groups.append(name)
+        else:
+            (kz_orgs if is_kz else orgs).append(name)
     kz_points = (
         w["kz_term"] * min(evidence.kz_terms, caps["kz_term"])
         + w["kz_place"] * min(len(kz_places), caps["kz_place"])
@@ -71,7 +80,8 @@ def score(evidence: Evidence, taxonomy: Taxonomy) -> dict:
         + w["kz_org"] * len(kz_orgs)
         + (w["kz_title"] if evidence.title_kz else 0.0)
     )
-    incident_points = sum(taxonomy.incidents[i].weight for i in evidence.incidents)
+    incidents = taxonomy.incidents
+    incident_points = sum(incidents[i].weight for i in evidence.incidents)
     security_points = (
         incident_points
         + w["group"] * min(len(groups), caps["group"])

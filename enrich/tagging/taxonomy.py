@@ -98,6 +98,8 @@ class Entity(BaseModel):
     # when the article concerns Kazakhstan: kept only if Kazakhstan or a Kazakh place or
     # person is mentioned too.
     kz_context: bool = False
+    # Organisations: their weight as security evidence in the relevance reading (context.py).
+    security_weight: float = 1.0
     aliases: Aliases = Field(default_factory=dict)
     region_names: Aliases = Field(default_factory=dict)
 
@@ -107,6 +109,9 @@ class Incident(BaseModel):
 
     id: str
     weight: float = Field(ge=0, description="security weight in the relevance score")
+    # Security evidence wherever found (context.py); by default the violent types are
+    # (weight >= context.VIOLENT_WEIGHT) and lighter ones are soft evidence.
+    security_evidence: bool | None = None
     triggers: Aliases
 
 
@@ -126,6 +131,16 @@ class Meta(BaseModel):
     blockers: Aliases
 
 
+class NotLocation(BaseModel):
+    """``relevance.yaml: not_location``: words around a country word that make it no location."""
+
+    before: Aliases = Field(default_factory=dict)
+    after: Aliases = Field(default_factory=dict)
+    located_endings: list[str] = Field(default_factory=list)
+    endings: list[str] = Field(default_factory=list)
+    nominative_endings: list[str] = Field(default_factory=list)
+
+
 class Relevance(BaseModel):
     """``relevance.yaml``: the weights of the scored relevance rule and its term lists."""
 
@@ -136,15 +151,23 @@ class Relevance(BaseModel):
     threshold: float
     share_floor: float
     kz_country: str = "KZ"
-    # Context words by kind of story (sport, economy, culture, accident, politics, actor).
+    # Context words by kind of story (sport, economy, culture, accident, politics, crime,
+    # history, war, actor).
     domains: dict[str, Aliases] = Field(default_factory=dict)
+    # Years (first, last) counted as ``history`` context words.
+    history_years: tuple[int, int] | None = None
+    # Words of other countries by ISO code (demonyms, unlisted countries and cities, leaders):
+    # where a sentence happens, for the relevance model; never tags.
+    foreign_terms: dict[str, Aliases] = Field(default_factory=dict)
+    # Country words that do not locate an event (a border's other side, where someone came from).
+    not_location: NotLocation = Field(default_factory=lambda: NotLocation())
 
 
 @dataclass(frozen=True)
 class Pattern:
     """One expanded alias: what the automaton stores under a normalised key."""
 
-    kind: str  # entity | incident | kz_term | security_term | domain | block
+    kind: str  # entity | incident | kz_term | security_term | domain | foreign_term | block
     ref: str  # entity id, incident id, or the term itself
     ambiguous: bool = False
     stem: bool = False
@@ -319,6 +342,11 @@ def iter_patterns(taxonomy: Taxonomy) -> list[tuple[str, Pattern]]:
     raw += [(t, "block", "block", True) for lang in meta.blockers.values() for t in lang]
     for domain, terms in rel.domains.items():
         raw += [(t, "domain", domain, True) for lang in terms.values() for t in lang]
+    if rel.history_years:
+        first, last = rel.history_years
+        raw += [(str(year), "domain", "history", False) for year in range(first, last + 1)]
+    for country, terms in rel.foreign_terms.items():
+        raw += [(t, "foreign_term", country, True) for lang in terms.values() for t in lang]
     out = []
     for alias, kind, ref, auto in raw:
         for key, flags in expand_alias(alias, meta.min_stem_len, auto_stem=auto):

@@ -69,9 +69,10 @@ KAZAKH = [
 
 
 def test_gazetteer_file_is_what_the_build_gives_and_the_build_is_reproducible() -> None:
-    first, second = render(build()), render(build())
-    assert first == second
-    assert GAZETTEER_FILE.read_text(encoding="utf-8") == first, "run the gazetteer build"
+    # The committed file was written by another process (another hash seed): one fresh build
+    # equal to it shows the build is reproducible (two builds in one process would share the
+    # seed and prove nothing more) and that the file is current.
+    assert GAZETTEER_FILE.read_text(encoding="utf-8") == render(build()), "run the gazetteer build"
 
 
 def test_relevance_model_file_is_what_training_gives(shared_dir) -> None:
