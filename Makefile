@@ -12,13 +12,17 @@ UV_VERSION := 0.13.8
 .DEFAULT_GOAL := help
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
         demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts \
-        bench-stories system-packages up down status bench-crawl-real
+        bench-stories system-packages up down status bench-crawl-real \
+        up-scale down-scale status-scale
 
 help:
 	@echo "make demo    - the quick path: install, start Elasticsearch + SMTP, run every DAG once"
 	@echo "               with 'airflow dags test' on SQLite (no scheduler)"
 	@echo "make up      - production mode: PostgreSQL + Airflow's api-server, scheduler,"
 	@echo "               dag-processor, triggerer + Elasticsearch, SMTP, replay (make down, status)"
+	@echo "make up-scale - scale-out mode (docker-compose.scale.yml without Docker): make up's"
+	@echo "               stack with 3 Elasticsearch nodes, Redis, CeleryExecutor, 2 Celery workers"
+	@echo "               (make down-scale, status-scale)"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
 	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories"
@@ -37,13 +41,14 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(VENV)/.installed
 
 # Debian packages that production mode and its tests need, installed only when missing:
-# PostgreSQL (Airflow's metadata DB under `make up`) and Chromium (the browser tests; fonts for
-# Latin, Cyrillic and Kazakh). As root, `apt-get update` first (fresh machines and CI may have
-# no package lists); otherwise through sudo. The lock timeout lets parallel checkouts wait.
+# PostgreSQL (Airflow's metadata DB under `make up`), Redis (the Celery broker of `make up-scale`)
+# and Chromium (the browser tests; fonts for Latin, Cyrillic and Kazakh). As root, `apt-get
+# update` first (fresh machines and CI may have no package lists); otherwise through sudo. The lock timeout lets parallel checkouts wait.
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 system-packages:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
@@ -87,6 +92,16 @@ down:
 status:
 	@$(PY) -m kzmon.localstack.stack status
 
+# Scale-out mode (docs/scale.md): what docker-compose.scale.yml describes, on this machine.
+up-scale: install system-packages
+	@$(PY) -m kzmon.localstack.stack up --scale $(if $(LIVE),--live,)
+
+down-scale:
+	@$(PY) -m kzmon.localstack.stack down --scale
+
+status-scale:
+	@$(PY) -m kzmon.localstack.stack status --scale
+
 test: install system-packages
 	$(VENV)/bin/pytest
 
@@ -119,5 +134,5 @@ bench-alerts: install
 bench-stories: install
 	$(PY) -m benchmarks.stories
 
-clean: down es-down smtp-down replay-down
-	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp $(STATE)/prod
+clean: down down-scale es-down smtp-down replay-down
+	rm -rf $(STATE)/data $(STATE)/demo $(STATE)/airflow $(STATE)/smtp $(STATE)/prod $(STATE)/scale

@@ -39,7 +39,13 @@ def get_client(settings: Settings | None = None, **overrides: Any) -> Elasticsea
         kwargs["verify_certs"] = False
         kwargs["ssl_show_warn"] = False
     kwargs.update(overrides)
-    return Elasticsearch(s.es_url, **kwargs)
+    return Elasticsearch(es_hosts(s.es_url), **kwargs)
+
+
+def es_hosts(es_url: str) -> list[str]:
+    """The node URLs of ``ES_URL``: one URL, or several separated by commas (the nodes of a
+    cluster; the client spreads requests over them and retries on another when one is down)."""
+    return [url.strip() for url in es_url.split(",") if url.strip()]
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,9 @@ def recorded_ports(node_dir: Path) -> tuple[int | None, int | None]:
         return None, None
 
 
-def _choose_ports(node_dir: Path, http_port: int | None) -> tuple[int, int]:
+def _choose_ports(
+    node_dir: Path, http_port: int | None, transport_port: int | None = None
+) -> tuple[int, int]:
     """Keep the node's ports: whatever pinned its URL through ``ES_URL`` keeps working.
 
     The HTTP port is the one asked for, else the recorded one, else a free one; if it is held
@@ -210,8 +212,10 @@ def _choose_ports(node_dir: Path, http_port: int | None) -> tuple[int, int]:
                 "to let it choose a new one)"
             ) from exc
         raise
-    transport = recorded_transport
-    if not transport or transport == port or not port_is_free(transport):
+    transport = transport_port or recorded_transport
+    if transport_port:
+        ensure_port_free(transport_port, "Elasticsearch transport")
+    elif not transport or transport == port or not port_is_free(transport):
         transport = free_port()
     _ports_file(node_dir).write_text(json.dumps({"http_port": port, "transport_port": transport}))
     return port, transport
@@ -221,17 +225,46 @@ def _healthy(url: str) -> bool:
     return cluster_health(url) in {"green", "yellow"}
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """How one node joins a multi-node cluster on loopback (see `start_cluster`)."""
+
+    cluster_name: str
+    node_name: str
+    #: The transport addresses of the other nodes (``127.0.0.1:<port>``).
+    seed_hosts: tuple[str, ...]
+    #: Every master-eligible node's name; used only when the cluster is first bootstrapped.
+    initial_master_nodes: tuple[str, ...]
+
+
+def _discovery_args(node_dir: Path, cluster: ClusterSpec | None) -> list[str]:
+    if cluster is None:
+        return ["-Ediscovery.type=single-node"]
+    args = [
+        f"-Ecluster.name={cluster.cluster_name}",
+        f"-Enode.name={cluster.node_name}",
+        f"-Ediscovery.seed_hosts={','.join(cluster.seed_hosts)}",
+    ]
+    # Only for the very first start: a node that has joined a cluster must not bootstrap again.
+    if not any((node_dir / "data").glob("_state")):
+        args.append(f"-Ecluster.initial_master_nodes={','.join(cluster.initial_master_nodes)}")
+    return args
+
+
 def start_node(
     node_dir: Path,
     *,
     state_dir: Path | None = None,
     heap: str = DEFAULT_HEAP,
     http_port: int | None = None,
+    transport_port: int | None = None,
+    cluster: ClusterSpec | None = None,
 ) -> NodeInfo:
     """Start a node whose data lives in ``node_dir`` (idempotent) and wait for its health.
 
     A restarted node comes back on its recorded HTTP port (`_choose_ports`), and the node is
-    only reported up once *its own* process listens there (`wait_for_own_listener`).
+    only reported up once *its own* process listens there (`wait_for_own_listener`). Without
+    ``cluster`` the node is a single-node cluster; with it, one node of `start_cluster`'s.
     """
     state_dir = state_dir or get_settings().state_dir
     running = read_node(node_dir)
@@ -241,7 +274,7 @@ def start_node(
     home = ensure_distribution(state_dir)
     java_home = find_java_home()
     node_dir.mkdir(parents=True, exist_ok=True)
-    http_port, transport_port = _choose_ports(node_dir, http_port)
+    http_port, transport_port = _choose_ports(node_dir, http_port, transport_port)
     _prepare_node_dir(node_dir, home)
     pid_file = node_dir / "es.pid"
     pid_file.unlink(missing_ok=True)
@@ -250,7 +283,7 @@ def start_node(
         "-d",
         "-p",
         str(pid_file),
-        "-Ediscovery.type=single-node",
+        *_discovery_args(node_dir, cluster),
         "-Enetwork.host=127.0.0.1",
         f"-Ehttp.port={http_port}",
         f"-Etransport.port={transport_port}",
@@ -298,6 +331,97 @@ def start_node(
     _node_file(node_dir).write_text(json.dumps(asdict(info)))
     LOGGER.info("Elasticsearch %s up at %s (pid %s)", ES_VERSION, url, pid)
     return info
+
+
+#: The scale-out cluster's node names (as docker-compose.scale.yml: es01 is `elasticsearch`).
+CLUSTER_NODES = ("es01", "es02", "es03")
+#: Heap of each scale-out node: three nodes, Airflow and its workers share this machine.
+CLUSTER_HEAP = os.environ.get("KZMON_ES_CLUSTER_HEAP", "384m")
+
+
+def cluster_specs(cluster_dir: Path, names: tuple[str, ...] = CLUSTER_NODES) -> dict[str, tuple]:
+    """Each node's (HTTP port, transport port, `ClusterSpec`): recorded ports, else free ones.
+
+    Every transport port must be known before the first node starts (each node's seed hosts
+    are the others'), so they are chosen and recorded here, once, in each node's ``ports.json``.
+    """
+    ports = {}
+    for name in names:
+        node_dir = cluster_dir / name
+        node_dir.mkdir(parents=True, exist_ok=True)
+        http, transport = recorded_ports(node_dir)
+        if not http or not transport:
+            http, transport = free_port(), free_port()
+            while transport == http:
+                transport = free_port()
+            _ports_file(node_dir).write_text(
+                json.dumps({"http_port": http, "transport_port": transport})
+            )
+        ports[name] = (http, transport)
+    cluster_name = f"kzmon-{cluster_dir.resolve().as_posix().replace('/', '-').strip('-')}"[:60]
+    return {
+        name: (
+            http,
+            transport,
+            ClusterSpec(
+                cluster_name,
+                name,
+                tuple(f"127.0.0.1:{t}" for n, (_, t) in ports.items() if n != name),
+                names,
+            ),
+        )
+        for name, (http, transport) in ports.items()
+    }
+
+
+def start_cluster(
+    cluster_dir: Path,
+    *,
+    state_dir: Path | None = None,
+    heap: str = CLUSTER_HEAP,
+    names: tuple[str, ...] = CLUSTER_NODES,
+) -> list[NodeInfo]:
+    """Start (or complete) a cluster of ``names`` nodes on loopback; wait until it is green.
+
+    The nodes start at once (one thread each: a lone node waits for a quorum before its HTTP
+    port opens); running ones are kept (`start_node` is idempotent), so calling this again
+    after a node died brings just that node back, on its recorded ports.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    state_dir = state_dir or get_settings().state_dir
+    ensure_distribution(state_dir)
+    specs = cluster_specs(cluster_dir, names)
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = [
+            pool.submit(
+                start_node,
+                cluster_dir / name,
+                state_dir=state_dir,
+                heap=heap,
+                http_port=http,
+                transport_port=transport,
+                cluster=spec,
+            )
+            for name, (http, transport, spec) in specs.items()
+        ]
+        infos = [future.result() for future in futures]
+    wait_for_cluster(infos[0].url, len(names), "green", START_TIMEOUT_S)
+    return infos
+
+
+def wait_for_cluster(url: str, nodes: int, status: str, timeout: float) -> dict:
+    """Wait until the cluster has ``nodes`` nodes and ``status`` (or better); its health."""
+    query = f"wait_for_nodes={nodes}&wait_for_status={status}&timeout={int(timeout)}s"
+    request = f"{url}/_cluster/health?{query}"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout + 10) as resp:
+            health = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:  # 408: the wait timed out
+        health = json.loads(exc.read() or b"{}")
+    if health.get("timed_out", True):
+        raise ServiceStartError(f"cluster at {url} not {status} with {nodes} nodes: {health}")
+    return health
 
 
 def stop_node(node_dir: Path) -> bool:

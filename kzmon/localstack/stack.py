@@ -6,14 +6,18 @@ Airflow's api-server, scheduler, dag-processor and triggerer on that PostgreSQL,
 every component is healthy and every DAG file is parsed, and returns one summary (printed as
 the last line of ``make up``, JSON). Each component is a small start/stop unit recorded in
 the stack's state file (``stack.json``: name, kind, PID and its start time, port, URL, log),
-so `stop_stack` stops everything by PID in reverse order, `stack_status` reports what runs,
-and a larger stack (the scale-out one) can add its own components with `record_component`.
+so `stop_stack` stops everything by PID in reverse order, `stack_status` reports what runs.
+
+The scale profile (`StackOptions.scale`, `make up-scale`; ``--scale``) is the same stack as
+`docker-compose.scale.yml` describes it: a three-node Elasticsearch cluster instead of the
+single node, Redis, the CeleryExecutor and two ``airflow celery worker`` processes
+(`kzmon.localstack.scale`), in its own state folder (``.state/scale``).
 
 Usage::
 
-    python -m kzmon.localstack.stack up [--live]   # idempotent; JSON summary as last line
-    python -m kzmon.localstack.stack down
-    python -m kzmon.localstack.stack status        # exit 0 when everything runs
+    python -m kzmon.localstack.stack up [--live] [--scale]  # idempotent; JSON summary last
+    python -m kzmon.localstack.stack down [--scale]
+    python -m kzmon.localstack.stack status [--scale]       # exit 0 when everything runs
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from kzmon.localstack import airflow_components as af
+from kzmon.localstack import scale
 from kzmon.localstack.airflow_api import AirflowApi
+from kzmon.localstack.es_node import CLUSTER_NODES
 from kzmon.localstack.listeners import (
     PortInUseError,
     ServiceStartError,
@@ -108,6 +114,21 @@ class StackLayout:
         ``KZMON_STATE_DIR=root`` (so ``make status`` / ``make down`` with it find the stack)."""
         return cls(root / "prod", root / "es" / "node", root / "smtp", root / "data")
 
+    @classmethod
+    def scale_default(cls) -> StackLayout:
+        """`make up-scale`'s stack: everything of its own under ``.state/scale``."""
+        return cls.under(get_settings().state_dir / "scale")
+
+    @property
+    def es_cluster_dir(self) -> Path:
+        """The scale profile's Elasticsearch nodes (``es01``..``es03``)."""
+        return self.root / "es"
+
+    @property
+    def redis_dir(self) -> Path:
+        """The scale profile's Redis (broker of the Celery workers)."""
+        return self.root / "redis"
+
     @property
     def state_file(self) -> Path:
         """The stack's record of its components."""
@@ -154,6 +175,21 @@ class StackOptions:
     parallelism: int = af.PARALLELISM
     #: Extra environment for the components and their tasks (e.g. an index prefix).
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Elasticsearch nodes: 1 is the single node of `make up`; more form one cluster.
+    es_nodes: int = 1
+    #: Celery workers; 0 keeps the LocalExecutor, more switch to the CeleryExecutor on Redis.
+    celery_workers: int = 0
+    worker_concurrency: int = scale.WORKER_CONCURRENCY
+
+    @classmethod
+    def scale(cls, **overrides: Any) -> StackOptions:
+        """The scale profile (`make up-scale`): three ES nodes, Redis, two Celery workers."""
+        values: dict[str, Any] = {
+            "es_nodes": len(CLUSTER_NODES),
+            "celery_workers": scale.WORKERS,
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 # --- the state file --------------------------------------------------------------------------
@@ -183,9 +219,15 @@ def _save(layout: StackLayout, components: list[Component], summary: dict | None
 
 
 def record_component(layout: StackLayout, component: Component) -> None:
-    """Add (or replace, by name) one component in the state file."""
-    components = [c for c in load_components(layout) if c.name != component.name]
-    _save(layout, [*components, component])
+    """Add one component to the state file, or replace it in place (by name: the start
+    order, and so the stop order, stays that of the first `up`)."""
+    components = load_components(layout)
+    names = [c.name for c in components]
+    if component.name in names:
+        components[names.index(component.name)] = component
+    else:
+        components.append(component)
+    _save(layout, components)
 
 
 def running(layout: StackLayout, name: str) -> Component | None:
@@ -297,6 +339,58 @@ def _start_es(layout: StackLayout) -> Component:
     )
 
 
+def _start_es_cluster(layout: StackLayout, nodes: int) -> list[Component]:
+    from kzmon.localstack.es_node import start_cluster
+
+    names = CLUSTER_NODES[:nodes]
+    infos = start_cluster(layout.es_cluster_dir, names=names)
+    components = []
+    for name, info in zip(names, infos, strict=True):
+        node_dir = layout.es_cluster_dir / name
+        components.append(
+            Component(
+                name,
+                "elasticsearch",
+                info.pid,
+                process_start_time(info.pid),
+                info.http_port,
+                info.url,
+                str(node_dir / "logs"),
+                str(node_dir),
+            )
+        )
+    return components
+
+
+def _start_redis(layout: StackLayout) -> tuple[Component, str]:
+    info = scale.start_redis(layout.redis_dir)
+    component = Component(
+        "redis",
+        "redis",
+        info.pid,
+        process_start_time(info.pid),
+        info.port,
+        info.public_url,
+        info.log,
+        str(layout.redis_dir),
+    )
+    return component, info.url
+
+
+def _start_workers(layout: StackLayout, options: StackOptions, env: dict[str, str]) -> None:
+    """Start the Celery workers that are not running (``worker1``, ``worker2``, ...)."""
+    for number in range(1, options.celery_workers + 1):
+        name = f"worker{number}"
+        if running(layout, name):
+            continue
+        log = layout.logs / f"{name}.log"
+        pid = scale.start_worker(name, env, log, options.worker_concurrency)
+        record_component(
+            layout,
+            Component(name, "celery-worker", pid, process_start_time(pid), log=str(log)),
+        )
+
+
 def _start_smtp(layout: StackLayout, port: int | None) -> Component:
     from kzmon.localstack.smtp_server import start_server
 
@@ -402,12 +496,21 @@ def start_stack(layout: StackLayout, options: StackOptions | None = None) -> dic
         record_component(layout, pg)
     if options.es_url:
         es_url = options.es_url
+    elif options.es_nodes > 1:
+        nodes = _start_es_cluster(layout, options.es_nodes)
+        for node in nodes:
+            record_component(layout, node)
+        es_url = ",".join(str(node.url) for node in nodes)
     else:
         es = _start_es(layout)
         record_component(layout, es)
         es_url = str(es.url)
     smtp = _start_smtp(layout, options.smtp_port)
     record_component(layout, smtp)
+    broker_url = None
+    if options.celery_workers:
+        redis, broker_url = _start_redis(layout)
+        record_component(layout, redis)
     env = _kzmon_env(layout, options, es_url, smtp)
     replay_url = None
     if options.replay:
@@ -421,7 +524,11 @@ def start_stack(layout: StackLayout, options: StackOptions | None = None) -> dic
     full_env = af.production_env(config, env)
     if not options.replay:
         full_env.pop("KZMON_REPLAY_URL", None)
+    if broker_url:
+        full_env.update(scale.celery_env(broker_url, db_url, options.worker_concurrency))
     _start_airflow(layout, config, full_env)
+    if options.celery_workers:
+        _start_workers(layout, options, full_env)
     dags = af.wait_for_dags(AirflowApi(config.api_url), af.START_TIMEOUT_S)
     summary = {
         "airflow_url": config.api_url,
@@ -430,6 +537,10 @@ def start_stack(layout: StackLayout, options: StackOptions | None = None) -> dic
         "smtp": f"127.0.0.1:{smtp.port}",
         "postgres": next((c.url for c in load_components(layout) if c.name == "postgres"), None),
         "replay_url": replay_url,
+        "executor": full_env["AIRFLOW__CORE__EXECUTOR"],
+        "es_nodes": options.es_nodes if not options.es_url else None,
+        "redis": next((c.url for c in load_components(layout) if c.name == "redis"), None),
+        "celery_workers": [c.name for c in load_components(layout) if c.kind == "celery-worker"],
         "dags": len(dags),
         "paused": sorted(d["dag_id"] for d in dags if d["is_paused"]),
         "logs": str(layout.logs),
@@ -471,7 +582,7 @@ def stack_status(layout: StackLayout) -> dict[str, Any]:
 
 def _print_status(report: dict[str, Any]) -> None:
     if not report["recorded"]:
-        print("nothing recorded: the stack is not running (make up)")
+        print("nothing recorded: the stack is not running (make up / make up-scale)")
         return
     for comp in report["components"]:
         state = "running" if comp["running"] else "STOPPED"
@@ -491,11 +602,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kzmon.localstack.stack")
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--live", action="store_true", help="crawl the live outlets, no replay")
+    parser.add_argument(
+        "--scale", action="store_true", help="the scale profile: 3 ES nodes, Celery workers"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    layout = StackLayout.default()
+    layout = StackLayout.scale_default() if args.scale else StackLayout.default()
+    verb = "make up-scale" if args.scale else "make up"
     if args.action == "up":
-        options = StackOptions(
+        profile = StackOptions.scale if args.scale else StackOptions
+        options = profile(
             replay=not (args.live or os.environ.get("KZMON_LIVE", "") in {"1", "true"}),
             db_url=os.environ.get("KZMON_AIRFLOW_DB_URL") or None,
             smtp_port=_env_int("SMTP_PORT"),
@@ -504,8 +620,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             summary = start_stack(layout, options)
         except (af.SqliteRefusedError, PortInUseError, ServiceStartError) as exc:
-            print(f"make up failed: {exc}", file=sys.stderr)
-            print("(what did start is still recorded: `make status`, `make down`)", file=sys.stderr)
+            print(f"{verb} failed: {exc}", file=sys.stderr)
+            print(
+                f"(what did start is still recorded: `{verb.replace('up', 'status')}`, "
+                f"`{verb.replace('up', 'down')}`)",
+                file=sys.stderr,
+            )
             return 1
         print(json.dumps(summary))
         return 0
