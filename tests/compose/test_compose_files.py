@@ -286,6 +286,9 @@ def test_scale_runs_celery_with_several_workers(scale_config: dict) -> None:
     worker = services["airflow-worker"]
     assert int(worker["deploy"]["replicas"]) >= 2
     assert worker["environment"]["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
+    # as `make up-scale` found: a bare db+postgresql:// makes SQLAlchemy 2.1 import psycopg 3
+    backend = worker["environment"]["AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert backend.startswith("db+postgresql+psycopg2://"), backend
     assert "redis" in worker["depends_on"]
 
 
