@@ -160,12 +160,10 @@ class Tagger:
         ``KZ_CONTEXT_CHARS`` of one of its mentions, or in the title."""
         if matches.kz_anchor_positions is None:
             sure = self._kz_anchors
-            matches.kz_anchor_positions = sorted(
-                [
-                    *(hit[0] for hit in matches.kz_term_hits),
-                    *(hit[0] for hit in matches.entity_hits if hit[2] in sure),
-                ]
-            )
+            positions = [hit[0] for hit in matches.kz_term_hits]
+            positions += [hit[0] for hit in matches.entity_hits if hit[2] in sure]
+            positions.sort()
+            matches.kz_anchor_positions = positions
         anchors = matches.kz_anchor_positions
         if anchors and anchors[0] < title_chars:
             return True
