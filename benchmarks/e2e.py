@@ -54,12 +54,11 @@ HEAP = "1g"
 
 # ---------------------------------------------------------------------- stages (subprocess)
 def _crawl_stage(work: Path) -> dict[str, Any]:
-    from kzmon.orchestration import safe_run_id
     from spiders.registry import load_outlets
     from spiders.run import crawl
 
     def one(outlet_id: str) -> dict[str, Any]:
-        result = crawl(outlet_id, run_id=safe_run_id("bench-e2e"), overrides=NO_POLITENESS)
+        result = crawl(outlet_id, run_id="bench-e2e", overrides=NO_POLITENESS)
         counts = result.summary.get("counts", {})
         return {
             "outlet": outlet_id,
