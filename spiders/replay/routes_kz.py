@@ -133,7 +133,7 @@ def _kazinform(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
                 oid, edition, self_url=f"{base}{path}", link=f"{base}/{prefix}", lang=lang
             )
         if path == f"/sitemaps/google-news_{suffix}.xml":
-            latest = edition[:NEWS_COUNT]
+            latest = edition[: site.latest_count or NEWS_COUNT]
             dirt = site.listed_dirt(oid) if lang == "ru" else []
             return site.xml(
                 "urlset.xml",

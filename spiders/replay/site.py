@@ -241,6 +241,8 @@ class ReplaySite:
     rate_limited: dict[str, float] = field(default_factory=dict)
     #: Articles per sitemap part of the paginated sitemaps (0: the routes' own small default).
     part_size: int = 0
+    #: Articles in a news or "latest" sitemap (0: the routes' own small default).
+    latest_count: int = 0
     _env: Environment = field(init=False, repr=False)
     _by_url: dict[str, ReplayArticle] = field(init=False, repr=False)
     _by_outlet: dict[str, list[ReplayArticle]] = field(init=False, repr=False)
@@ -499,7 +501,8 @@ def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ())
 
 def _generated_site(n: int, quiet_outlets: Iterable[str]) -> ReplaySite:
     """The generated replay of ``n`` articles (`spiders.replay.generated`): the outlets'
-    robots.txt as in the default replay, no dirt pages, sitemap parts of realistic size."""
+    robots.txt as in the default replay, no dirt pages, sitemap parts of realistic size, and
+    news/latest sitemaps that list every article (all of them are new since the last run)."""
     from spiders.replay.generated import PART_SIZE, generate_articles
 
     dirt = _merged_yaml(DIRT_FILES)
@@ -511,4 +514,5 @@ def _generated_site(n: int, quiet_outlets: Iterable[str]) -> ReplaySite:
         malformed_feeds=set(),
         quiet_outlets=frozenset(quiet_outlets),
         part_size=PART_SIZE,
+        latest_count=n,
     )
