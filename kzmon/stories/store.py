@@ -196,7 +196,10 @@ class ElasticStore:
 
     def candidates(self, member: Member) -> list[Story]:
         """Stories of the index sharing a key with the article in its time window."""
-        found = {s.id: s for s in self.cache.candidates(member)}
+        # From memory only the stories not yet written (this page's): the written ones are in
+        # the index and come back through the capped search like any archive story. Taking every
+        # cached story made a run's candidates grow with the run (O(n^2) over a batch).
+        found = {s.id: s for s in self.cache.candidates(member) if s.id in self.dirty}
         missing: list[str] = []
         for hit in self._search(member):
             story_id = hit["_id"]  # a story's document id is its story_id (`flush`)
