@@ -13,7 +13,7 @@ UV_VERSION := 0.13.8
 .PHONY: help install es-up es-down es-status smtp-up smtp-down replay-up replay-down \
         demo test lint format clean bench-extract bench-tag bench-crawl bench-index bench-alerts \
         bench-stories system-packages up down status bench-crawl-real \
-        up-scale down-scale status-scale
+        up-scale down-scale status-scale bench-e2e
 
 help:
 	@echo "make demo    - the quick path: install, start Elasticsearch + SMTP, run every DAG once"
@@ -25,7 +25,7 @@ help:
 	@echo "               (make down-scale, status-scale)"
 	@echo "make test    - install and run the whole test suite (starts what it needs)"
 	@echo "make es-up | es-down | smtp-up | smtp-down | replay-up | replay-down | lint | format"
-	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories"
+	@echo "make bench-extract | bench-tag | bench-crawl | bench-index | bench-alerts | bench-stories | bench-e2e"
 	@echo "make bench-crawl-real (discovery on the real RFE/RL sitemaps in ../shared)"
 
 # uv installs the locked dependency set (uv.lock) quickly and reproducibly; it lives in its
@@ -130,6 +130,9 @@ bench-index: install
 
 bench-alerts: install
 	$(PY) -m kzmon.alerts.bench
+
+bench-e2e: install
+	$(PY) -m benchmarks.e2e
 
 bench-stories: install
 	$(PY) -m benchmarks.stories

@@ -1,15 +1,16 @@
 """``make bench-crawl``: crawl throughput against the offline replay, ours versus bare Scrapy.
 
-For each repeat: start a fresh replay (slow page off), crawl every outlet with our spiders
-(one subprocess per outlet, as in production, politeness delays off for the benchmark only),
-then fetch exactly the URLs each of those crawls requested with a bare Scrapy spider (one
-subprocess per outlet too; no robots.txt, no state, no WARC, same one-request-at-a-time
-concurrency). Both sides are timed the same way: pages/s is responses / the sum over the
-processes of the seconds from the first to the last request the replay answered (process
-start-up excluded; wall time including it is shown apart). Prints medians
-over the repeats, the ratio, and peak memory (max RSS of the crawl processes).
+For each repeat: start a fresh replay (slow page off; by default the generated replay of
+``--articles 2000`` articles, `spiders.replay.generated`, so a run makes over 2,000 requests),
+crawl every outlet with our spiders (one subprocess per outlet, as in production, politeness
+delays off for the benchmark only), then fetch exactly the URLs each of those crawls requested
+with a bare Scrapy spider (one subprocess per outlet too; no robots.txt, no state, no WARC,
+same one-request-at-a-time concurrency). Both sides are timed the same way: pages/s is
+responses / the sum over the processes of the seconds from the first to the last request the
+replay answered (process start-up excluded; wall time including it is shown apart). Prints
+medians over the repeats, the ratio, and peak memory (max RSS of the crawl processes).
 
-    python -m benchmarks.crawl [--repeats 3]
+    python -m benchmarks.crawl [--repeats 3] [--articles 2000]
 
 ``--real`` measures discovery on the real RFE/RL and Azattyq sitemaps instead (issue 18):
 a replay serves ``../shared/outlets/feeds/rferl-full`` like a static server (synthetic article
@@ -163,10 +164,16 @@ def _bare(urls: list[str], work: Path, replay_dir: Path) -> dict[str, float]:
     }
 
 
-def run_once(work: Path) -> tuple[dict, dict]:
-    """One repeat: a fresh replay, our crawl of every outlet, then the bare spider."""
+def run_once(work: Path, articles: int = 0) -> tuple[dict, dict]:
+    """One repeat: a fresh replay (generated with ``articles`` pages, 0: the default replay),
+    our crawl of every outlet, then the bare spider."""
     replay_dir = work / "replay"
-    info = start_replay(replay_dir, no_delay=True)
+    generated = os.environ.get("KZMON_REPLAY_ARTICLES")
+    os.environ["KZMON_REPLAY_ARTICLES"] = str(articles) if articles else ""
+    try:
+        info = start_replay(replay_dir, no_delay=True)
+    finally:
+        os.environ["KZMON_REPLAY_ARTICLES"] = generated or ""
     previous = os.environ.get("KZMON_REPLAY_URL")
     os.environ["KZMON_REPLAY_URL"] = info.url
     try:
@@ -301,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its report (and one JSON line)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.crawl")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--articles",
+        type=int,
+        default=2000,
+        help="articles of the generated replay (KZMON_REPLAY_ARTICLES; 0: the default replay)",
+    )
     parser.add_argument("--real", action="store_true", help="the real RFE/RL sitemaps")
     parser.add_argument("--cap", type=int, default=2700, help="pages of the capped run (--real)")
     parser.add_argument("--outlets", nargs="*", default=list(REAL_OUTLETS))
@@ -315,13 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     ours_runs, bare_runs = [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="kzmon-bench-crawl-") as tmp:
-            ours, bare = run_once(Path(tmp))
+            ours, bare = run_once(Path(tmp), args.articles)
         for row in (ours, bare):
             row["pages_per_s"] = row["responses"] / row["elapsed_s"]
         ours_runs.append(ours)
         bare_runs.append(bare)
     report = {
         "repeats": args.repeats,
+        "articles": args.articles,
         "responses": int(_median(ours_runs, "responses")),
         "ours_pages_per_s": round(_median(ours_runs, "pages_per_s"), 1),
         "bare_pages_per_s": round(_median(bare_runs, "pages_per_s"), 1),
@@ -331,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         "bare_peak_rss_mib": round(_median(bare_runs, "peak_rss_kib") / 1024, 1),
     }
     report["ratio_ours_to_bare"] = round(report["ours_pages_per_s"] / report["bare_pages_per_s"], 2)
-    print(f"crawl benchmark against the replay, median of {args.repeats} repeats")
+    replay = f"generated replay of {args.articles} articles" if args.articles else "replay"
+    print(f"crawl benchmark against the {replay}, median of {args.repeats} repeats")
     print(f"  responses per repeat:  {report['responses']}")
     print(f"  our spiders:  {report['ours_pages_per_s']:8.1f} pages/s")
     print(f"  bare Scrapy:  {report['bare_pages_per_s']:8.1f} pages/s")

@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from kzmon.orchestration import safe_run_id
-
 LOGGER = logging.getLogger(__name__)
 
 
@@ -31,6 +29,9 @@ def crawl(
     until: str | None = None,
 ) -> dict[str, Any]:
     """Crawl one outlet (a Scrapy subprocess); return the run folder and counts."""
+    # kzmon.orchestration imports Airflow (~10 s of CPU): only where a task needs it, so the
+    # stage functions stay cheap to call outside a worker (benchmarks/e2e.py)
+    from kzmon.orchestration import safe_run_id
     from spiders.run import crawl as run_crawl
 
     result = run_crawl(

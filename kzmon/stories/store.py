@@ -196,12 +196,24 @@ class ElasticStore:
 
     def candidates(self, member: Member) -> list[Story]:
         """Stories of the index sharing a key with the article in its time window."""
-        found = {s.id: s for s in self.cache.candidates(member)}
+        # From memory only the stories not yet written (this page's): the written ones are in
+        # the index and come back through the capped search like any archive story. Taking every
+        # cached story made a run's candidates grow with the run (O(n^2) over a batch).
+        found = {s.id: s for s in self.cache.candidates(member) if s.id in self.dirty}
+        missing: list[str] = []
         for hit in self._search(member):
-            story_id = hit["_source"]["story_id"]
-            if story_id not in found and story_id not in self.merged_away:
-                story = self.cache.stories.get(story_id) or story_from_document(hit["_source"])
-                found[story_id] = story
+            story_id = hit["_id"]  # a story's document id is its story_id (`flush`)
+            if story_id in found or story_id in self.merged_away:
+                continue
+            cached = self.cache.stories.get(story_id)
+            if cached is not None:
+                found[story_id] = cached
+            else:
+                missing.append(story_id)
+        if missing:  # only the stories this run has not read yet travel with their members
+            for doc in self.es.mget(index=self.index, ids=missing)["docs"]:
+                if doc.get("found"):
+                    found[doc["_id"]] = story_from_document(doc["_source"])
         return [found[i] for i in sorted(found)]
 
     def _search(self, member: Member) -> list[dict[str, Any]]:
@@ -232,6 +244,7 @@ class ElasticStore:
             },
             size=MAX_CANDIDATES,
             sort=[{"published_last": "desc"}, {"story_id": "asc"}],
+            source=False,  # ids only: most candidates are this run's, cached (`candidates`)
         )
         return response["hits"]["hits"]
 

@@ -52,7 +52,7 @@ def _moscowtimes(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered
             sitemaps=[(f"{base}/newsmap/news.xml", None)],
         )
     if path == "/newsmap/news.xml":
-        latest = arts[:LATEST_COUNT]
+        latest = arts[: site.latest_count or LATEST_COUNT]
         return site.xml(
             "urlset.xml",
             site.last_modified(latest),
@@ -185,7 +185,7 @@ def _rferl(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     if kind == "1":
         return site.xml("urlset.xml", last, gz=True, urls=arts, changefreq="weekly")
     if kind == "latest":
-        latest = arts[:LATEST_COUNT]
+        latest = arts[: site.latest_count or LATEST_COUNT]
         return site.xml(
             "urlset.xml",
             site.last_modified(latest),
@@ -195,7 +195,7 @@ def _rferl(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
             changefreq="hourly",
         )
     if kind == "news":
-        latest = arts[:LATEST_COUNT]
+        latest = arts[: site.latest_count or LATEST_COUNT]
         return site.xml(
             "urlset.xml",
             site.last_modified(latest),

@@ -45,10 +45,12 @@ def _page_count(items: list) -> int:
     return max(1, -(-len(items) // PAGE_SIZE))
 
 
-def _chunks(items: list) -> list[list]:
-    """Items oldest first, in sitemap parts of PAGE_SIZE (part 1 the oldest, as Drupal does)."""
+def _chunks(items: list, size: int = 0) -> list[list]:
+    """Items oldest first, in sitemap parts of ``size`` (default PAGE_SIZE; part 1 the oldest,
+    as Drupal does)."""
+    size = size or PAGE_SIZE
     ordered = sorted(items, key=lambda a: a.published)
-    return [ordered[i : i + PAGE_SIZE] for i in range(0, len(ordered), PAGE_SIZE)] or [[]]
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
 
 
 def _int(value: str | None, default: int = 1) -> int:
@@ -59,9 +61,9 @@ def _query(query: dict, name: str) -> str | None:
     return (query.get(name) or [None])[0]
 
 
-def _part(arts: list[ReplayArticle], n: int) -> list[ReplayArticle] | None:
+def _part(arts: list[ReplayArticle], n: int, size: int = 0) -> list[ReplayArticle] | None:
     """Sitemap part ``n`` (1-based) of the articles, None past the last one."""
-    chunks = _chunks(arts)
+    chunks = _chunks(arts, size)
     return chunks[n - 1] if 1 <= n <= len(chunks) else None
 
 
@@ -72,7 +74,7 @@ def _listing(site: ReplaySite, template: str, arts: list, page: int, **context: 
 
 def _parts_index(site: ReplaySite, arts: list[ReplayArticle], url_for: Callable[[int], str]):
     """A sitemap index of the articles' parts, each with the newest lastmod it holds."""
-    parts = _chunks(arts)
+    parts = _chunks(arts, site.part_size)
     children = [(url_for(n), site.last_modified(part)) for n, part in enumerate(parts, start=1)]
     return site.xml("sitemap_index.xml", site.last_modified(arts), sitemaps=children)
 
@@ -86,7 +88,7 @@ def _tengrinews(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     if path == "/news.rss":
         return site.feed(oid, arts, self_url=f"{base}/news.rss", link=base, with_dirt=True)
     if path == f"/{prefix}sitemap-index.xml":
-        parts = _chunks(arts)
+        parts = _chunks(arts, site.part_size)
         children = [
             (f"{base}/{prefix}sitemap-news-{n}.xml", site.last_modified(part))
             for n, part in enumerate(parts, start=1)
@@ -96,10 +98,10 @@ def _tengrinews(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     part = re.fullmatch(rf"/{prefix}sitemap-news-(\d+)\.xml", path)
     if part:
         n = int(part.group(1))
-        chosen = _part(arts, n)
+        chosen = _part(arts, n, site.part_size)
         if chosen is None:
             return None
-        newest = n == len(_chunks(arts))
+        newest = n == len(_chunks(arts, site.part_size))
         glued = [TENGRI_GLUED_LOC] if newest and oid == "tengrinews_ru" else []
         return site.xml(
             "sitemap_tengrinews.xml", site.last_modified(chosen), urls=chosen, glued=glued
@@ -131,7 +133,7 @@ def _kazinform(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
                 oid, edition, self_url=f"{base}{path}", link=f"{base}/{prefix}", lang=lang
             )
         if path == f"/sitemaps/google-news_{suffix}.xml":
-            latest = edition[:NEWS_COUNT]
+            latest = edition[: site.latest_count or NEWS_COUNT]
             dirt = site.listed_dirt(oid) if lang == "ru" else []
             return site.xml(
                 "urlset.xml",
@@ -168,7 +170,7 @@ def _informburo(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         kind, page = _query(query, "type"), _int(_query(query, "page"))
         if kind is None:
             return _parts_index(site, arts, lambda n: f"{base}/sitemap.xml?type=articles&page={n}")
-        chosen = _part(arts, page) if kind == "articles" else None
+        chosen = _part(arts, page, site.part_size) if kind == "articles" else None
         if chosen is None:
             return None
         return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, lastmod=True)
@@ -197,7 +199,7 @@ def _zakon(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     if path == "/rss.xml":
         return site.feed(oid, arts, self_url=f"{base}/rss.xml", link=base, with_dirt=True)
     if path == "/sitemap/index.xml":
-        chunks = _chunks(arts)
+        chunks = _chunks(arts, site.part_size)
         children = [(f"{base}/sitemap/pages.xml", None)] + [
             (f"{base}/sitemap/{n}.xml", site.last_modified(part))
             for n, part in enumerate(chunks, start=1)
@@ -206,7 +208,7 @@ def _zakon(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
     if path == "/sitemap/pages.xml":
         return site.xml("sitemap_zakon_pages.xml", site.last_modified(arts), base=base)
     part = re.fullmatch(r"/sitemap/(\d+)\.xml", path)
-    chosen = _part(arts, int(part.group(1))) if part else None
+    chosen = _part(arts, int(part.group(1)), site.part_size) if part else None
     if chosen is not None:
         return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, changefreq="daily")
     if path == "/news/":
@@ -240,7 +242,7 @@ def _eurasianet(site: ReplaySite, oid: str, path: str, query: dict) -> Rendered:
         page = _query(query, "page")
         if page is None:
             return _parts_index(site, arts, lambda n: f"{base}/sitemap.xml?page={n}")
-        chosen = _part(arts, _int(page, 0))
+        chosen = _part(arts, _int(page, 0), site.part_size)
         if chosen is None:
             return None
         return site.xml("urlset.xml", site.last_modified(chosen), urls=chosen, changefreq="weekly")

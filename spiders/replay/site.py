@@ -239,8 +239,13 @@ class ReplaySite:
     malformed_feeds: set[str]
     quiet_outlets: frozenset[str] = frozenset()
     rate_limited: dict[str, float] = field(default_factory=dict)
+    #: Articles per sitemap part of the paginated sitemaps (0: the routes' own small default).
+    part_size: int = 0
+    #: Articles in a news or "latest" sitemap (0: the routes' own small default).
+    latest_count: int = 0
     _env: Environment = field(init=False, repr=False)
     _by_url: dict[str, ReplayArticle] = field(init=False, repr=False)
+    _by_outlet: dict[str, list[ReplayArticle]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._env = Environment(
@@ -253,6 +258,9 @@ class ReplaySite:
         self._env.filters["linkify"] = _linkify
         self._env.globals["utc"] = UTC
         self._by_url = {_strip_slash(a.url): a for a in self.articles}
+        self._by_outlet = {}
+        for article in sorted(self.articles, key=lambda a: a.published, reverse=True):
+            self._by_outlet.setdefault(article.outlet, []).append(article)
 
     # ------------------------------------------------------------------ public API
     def article_urls(self, outlet_id: str | None = None) -> list[str]:
@@ -267,8 +275,7 @@ class ReplaySite:
         """An outlet's articles, newest first (none for a quiet outlet's listings)."""
         if listed and outlet_id in self.quiet_outlets:
             return []
-        items = [a for a in self.articles if a.outlet == outlet_id]
-        return sorted(items, key=lambda a: a.published, reverse=True)
+        return list(self._by_outlet.get(outlet_id, ()))
 
     def response_for(self, url: str, headers: dict[str, str] | None = None) -> ReplayResponse:
         """The response the outlet would give for this real URL (404 when unknown)."""
@@ -466,6 +473,11 @@ def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ())
     ``quiet_outlets`` serve feeds, sitemaps and listings without any article, as if the
     outlet had stopped publishing (their article pages stay reachable).
     """
+    from spiders.replay.generated import requested_articles
+
+    generated = requested_articles()
+    if generated:
+        return _generated_site(generated, quiet_outlets)
     shared = Path(shared_dir) if shared_dir else default_shared_dir()
     data = _merged_yaml(ARTICLE_FILES)
     dirt = _merged_yaml(DIRT_FILES)
@@ -484,4 +496,23 @@ def load_site(shared_dir: Path | None = None, quiet_outlets: Iterable[str] = ())
         rate_limited={
             _article_url(articles, k): float(v) for k, v in (dirt.get("rate_limited") or {}).items()
         },
+    )
+
+
+def _generated_site(n: int, quiet_outlets: Iterable[str]) -> ReplaySite:
+    """The generated replay of ``n`` articles (`spiders.replay.generated`): the outlets'
+    robots.txt as in the default replay, no dirt pages, sitemap parts of realistic size, and
+    news/latest sitemaps that list every article (all of them are new since the last run)."""
+    from spiders.replay.generated import PART_SIZE, generate_articles
+
+    dirt = _merged_yaml(DIRT_FILES)
+    return ReplaySite(
+        articles=generate_articles(n),
+        dirt=[],
+        robots=dict(dirt.get("robots", {})),
+        slow={},
+        malformed_feeds=set(),
+        quiet_outlets=frozenset(quiet_outlets),
+        part_size=PART_SIZE,
+        latest_count=n,
     )
