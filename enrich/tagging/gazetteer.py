@@ -101,7 +101,7 @@ def _geonames(dataset: str) -> list[dict]:
 
 def _split_names(entry: dict) -> dict[str, list[str]]:
     """GeoNames names by script (see module docstring, step 3)."""
-    from enrich.tagging.morphology import is_kazakh, russian_rendering
+    from enrich.tagging.morphology import is_kazakh, latin_renderings, russian_rendering
 
     out: dict[str, list[str]] = {"en": [], "ru": [], "kk": []}
     primary = entry["name"].strip()
@@ -118,6 +118,10 @@ def _split_names(entry: dict) -> dict[str, list[str]]:
             out["kk" if is_kazakh(name) else "ru"].append(name)
     # Russian texts write Kazakh names with Russian letters (GeoNames often lacks that form).
     out["ru"] += [russian_rendering(name) for name in out["kk"]]
+    # English-language news spells them from the Russian (GeoNames' own Latin names follow
+    # the Kazakh: Korday, Talghar, Maqat; the press writes Kordai, Talgar, Makat).
+    single = [name for name in out["ru"] if " " not in name]
+    out["en"] += [latin for name in single for latin in latin_renderings(name)]
     return {lang: list(dict.fromkeys(names)) for lang, names in out.items()}
 
 
@@ -304,6 +308,10 @@ class _Keys:
         return True
 
 
+# Russian names that are adjectives themselves (no relative adjective is made of them).
+_RU_ADJECTIVAL = ("ий", "ый", "ой", "ая", "ое", "ые", "ие")
+
+
 def _forms_of(aliases: dict[str, list[str]]) -> list[str]:
     """Exact case forms (``…=``) of every Cyrillic alias; flags ``?``/``^`` are inherited.
 
@@ -313,6 +321,7 @@ def _forms_of(aliases: dict[str, list[str]]) -> list[str]:
     from enrich.tagging.morphology import (
         is_kazakh,
         kazakh_forms,
+        russian_adjective_forms,
         russian_forms,
         russian_rendering,
     )
@@ -322,10 +331,16 @@ def _forms_of(aliases: dict[str, list[str]]) -> list[str]:
     for alias in (a for lang in ("ru", "kk") for a in aliases.get(lang, [])):
         flag = alias[0] if alias[:1] in ("?", "^") else ""
         for variant in expand_braces(alias.lstrip("?^")):
-            if variant.endswith(("~", "*", "=")) or not is_cyrillic(variant):
+            if variant.endswith("*") or not is_cyrillic(variant):
                 continue
+            stem = variant.endswith(("~", "="))
+            variant = variant.rstrip("~=")
             russian = russian_rendering(variant) if is_kazakh(variant) else variant
-            forms = russian_forms(russian) + kazakh_forms(variant)
+            # The adjective of a town ("Кордайский район", "жанаозенские нефтяники"); names
+            # that are adjectives already (Ленинский, Октябрьское) have none.
+            forms = [] if russian.endswith(_RU_ADJECTIVAL) else russian_adjective_forms(russian)
+            if not stem:
+                forms = russian_forms(russian) + kazakh_forms(variant) + forms
             out += [f"{flag}{form}=" for form in forms if _key(form) not in own]
     return list(dict.fromkeys(out))
 

@@ -209,3 +209,59 @@ def is_person_name(word: str) -> bool:
         and {"Name", "Surn", "Patr"} & set(p.tag.grammemes)
     )
     return share >= PERSON_SCORE
+
+
+# Adjective endings of a Russian relative adjective in -ский (all genders, numbers and cases).
+_RU_ADJECTIVE_ENDINGS = ("ий", "ого", "ому", "им", "ом", "ая", "ой", "ую", "ое", "ие", "их", "ими")
+
+
+def russian_adjective_forms(name: str) -> list[str]:
+    """The relative adjective of a one-word Russian place name in every form ("Кордай" →
+    "кордайский", "кордайского", ...; "Жанаозен" → "жанаозенские"): how Russian texts name a
+    district after its town ("Кордайский район") or people by their town ("жанаозенские
+    нефтяники"). The textbook rule: consonant- or й-final names add -ск-, -а-final ones
+    replace it with -инск-, -ск-final names are adjectives already; other vowel-final names
+    (Актобе → актюбинский) are irregular and left to ``places.yaml``."""
+    word = name.lower()
+    if " " in word or "-" in word or len(word) < 4 or not word.isalpha():
+        return []
+    if word.endswith("ск"):
+        stem = word
+    elif word[-1] == "а":
+        stem = word[:-1] + "инск"
+    elif word[-1] == "ь":
+        stem = word[:-1] + "ск"
+    elif word[-1] not in _VOWELS or word[-1] == "й":
+        stem = word + "ск"
+    else:
+        return []
+    return [stem + ending for ending in _RU_ADJECTIVE_ENDINGS]
+
+
+# Russian letters in Latin as English-language news writes Kazakh names (BGN/PCGN without
+# diacritics: Кордай → Korday, Талгар → Talgar, Шиели → Shieli); й is also written "i" at a
+# word end (Kordai, Aksai), both are kept.
+_RU_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
+    "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+    "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+}  # fmt: skip
+
+
+def latin_renderings(name: str) -> list[str]:
+    """English-press spellings of a Russian (or Russian-rendered Kazakh) place name."""
+    rendered = russian_rendering(name)
+    out = []
+    for final_y in ("y", "i"):
+        letters = []
+        for i, ch in enumerate(rendered):
+            low = ch.lower()
+            if low not in _RU_LATIN:
+                letters.append(ch)
+                continue
+            at_end = i + 1 == len(rendered) or not rendered[i + 1].isalpha()
+            latin = final_y if low == "й" and at_end else _RU_LATIN[low]
+            letters.append(latin.capitalize() if ch.isupper() else latin)
+        out.append("".join(letters))
+    return list(dict.fromkeys(out))

@@ -79,7 +79,12 @@ def normalise_encoded(text: str) -> tuple[str, bytes]:
 
 
 def has_invisible(encoded: bytes) -> bool:
-    """Can the UTF-8 bytes of a ``normalise`` output hold an invisible character?"""
+    """Can the UTF-8 bytes of a ``normalise`` output hold an invisible character?
+
+    Their lead bytes first: a one-byte search is a ``memchr`` (a tenth of the cost of a two-
+    or three-byte one), and most texts hold none of the four at all."""
+    if not (b"\xe2" in encoded or b"\xc2" in encoded or b"\xef" in encoded or b"\xe1" in encoded):
+        return False
     return any(sequence in encoded for sequence in _INVISIBLE_BYTES)
 
 

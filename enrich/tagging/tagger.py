@@ -10,6 +10,7 @@ from enrich.tagging.confusables import drop_invisible
 from enrich.tagging.context import Reading, Tables
 from enrich.tagging.matcher import Matcher, Matches
 from enrich.tagging.model import features, load_model
+from enrich.tagging.regions import RegionLists
 from enrich.tagging.relevance import Evidence, entity_rows, score
 from enrich.tagging.taxonomy import INCIDENT_TYPES, Entity, Taxonomy, load_taxonomy
 
@@ -34,6 +35,7 @@ class Tagger:
         self.tables = Tables.of(taxonomy)
         self.matcher = Matcher(taxonomy, self.tables)
         self.model = load_model()
+        self.region_lists = RegionLists(taxonomy)
         kz = taxonomy.relevance.kz_country
         # Per entity: its output dict's template, and what the relevance rule reads.
         self._templates = {ref: _template(entity) for ref, entity in taxonomy.entities.items()}
@@ -79,11 +81,16 @@ class Tagger:
             scanned, shift, body_start = text, 0, 0
             title_chars = len(drop_invisible(text[: len(text) - len(opening) + len(title)]).text)
         matches = self.matcher.scan(scanned)
+        self.region_lists.apply(matches)
         mentions = matches.mentions  # the scan's own counter: nothing else reads it after this
         generic = self.tables.generic
+        kazakh_text = None
         for ref in self._needs_kz.intersection(mentions):
             if ref not in generic and not self._in_kz_context(ref, matches, title_chars):
-                del mentions[ref]
+                if kazakh_text is None:
+                    kazakh_text = _is_kazakh_text(scanned)
+                if not kazakh_text:
+                    del mentions[ref]
         title_kz = bool(title_chars) and self._title_kz(matches, title_chars)
         reading = Reading(matches, mentions, self.tables, title_chars=title_chars)
         for ref in generic.intersection(mentions):
@@ -153,12 +160,10 @@ class Tagger:
         ``KZ_CONTEXT_CHARS`` of one of its mentions, or in the title."""
         if matches.kz_anchor_positions is None:
             sure = self._kz_anchors
-            matches.kz_anchor_positions = sorted(
-                [
-                    *(hit[0] for hit in matches.kz_term_hits),
-                    *(hit[0] for hit in matches.entity_hits if hit[2] in sure),
-                ]
-            )
+            positions = [hit[0] for hit in matches.kz_term_hits]
+            positions += [hit[0] for hit in matches.entity_hits if hit[2] in sure]
+            positions.sort()
+            matches.kz_anchor_positions = positions
         anchors = matches.kz_anchor_positions
         if anchors and anchors[0] < title_chars:
             return True
@@ -183,6 +188,22 @@ class Tagger:
                 entity["geo"] = geo.copy()
             out.append(entity)
         return out
+
+
+# Letters of Kazakh that Russian lacks; a text with this many of them is written in Kazakh.
+_KAZAKH_LETTERS = "әғқңөұүһіӘҒҚҢӨҰҮҺІ"
+KAZAKH_TEXT_LETTERS = 3
+
+
+def _is_kazakh_text(text: str) -> bool:
+    """Is ``text`` written in Kazakh? Kazakh-language news is Kazakhstan's press: a Kazakh
+    GeoNames place it names ("Шетпеде") needs no other Kazakhstan context."""
+    found = 0
+    for letter in _KAZAKH_LETTERS:
+        found += text.count(letter)
+        if found >= KAZAKH_TEXT_LETTERS:
+            return True
+    return False
 
 
 def _template(entity: Entity) -> dict:

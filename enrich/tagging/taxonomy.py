@@ -129,6 +129,10 @@ class Meta(BaseModel):
     context_window: int
     cues: Aliases
     blockers: Aliases
+    # Region lists under one plural admin word ("Aktobe and Atyrau regions"): the admin words
+    # that close such a list and the words that join its names (``enrich.tagging.regions``).
+    plural_admin_words: Aliases = Field(default_factory=dict)
+    list_conjunctions: Aliases = Field(default_factory=dict)
 
 
 class NotLocation(BaseModel):

@@ -82,15 +82,24 @@ def save_watchlist_state(es: Elasticsearch, watchlist_id: str, **fields: Any) ->
     es.update(index=state_index(), id=watchlist_id, doc=doc, doc_as_upsert=True, refresh=True)
 
 
+def _watchlist_query(watchlist_id: str, status: str, *clauses: dict[str, Any]) -> dict[str, Any]:
+    """The sent-index query for one watchlist's records of one status, plus `clauses`."""
+    return {
+        "bool": {
+            "filter": [
+                {"term": {"watchlist": watchlist_id}},
+                {"term": {"status": status}},
+                *clauses,
+            ]
+        }
+    }
+
+
 def pending_doc_ids(es: Elasticsearch, watchlist_id: str) -> list[str]:
     """Article ids matched earlier for this watchlist but not delivered yet."""
     response = es.search(
         index=sent_index(),
-        query={
-            "bool": {
-                "filter": [{"term": {"watchlist": watchlist_id}}, {"term": {"status": PENDING}}]
-            }
-        },
+        query=_watchlist_query(watchlist_id, PENDING),
         size=MAX_PENDING,
         sort=[{"matched_at": "asc"}],
         source=["doc_id"],
@@ -106,15 +115,9 @@ def sent_ids_since(es: Elasticsearch, watchlist_id: str, since: datetime) -> lis
     """
     response = es.search(
         index=sent_index(),
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"watchlist": watchlist_id}},
-                    {"term": {"status": SENT}},
-                    {"range": {"indexed_at": {"gte": since.isoformat()}}},
-                ]
-            }
-        },
+        query=_watchlist_query(
+            watchlist_id, SENT, {"range": {"indexed_at": {"gte": since.isoformat()}}}
+        ),
         size=MAX_SENT_IN_WINDOW,
         source=["doc_id"],
     )
@@ -140,15 +143,7 @@ def sent_content_hashes(es: Elasticsearch, watchlist_id: str, hashes: list[str])
         return set()
     response = es.search(
         index=sent_index(),
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"watchlist": watchlist_id}},
-                    {"term": {"status": SENT}},
-                    {"terms": {"content_hash": hashes}},
-                ]
-            }
-        },
+        query=_watchlist_query(watchlist_id, SENT, {"terms": {"content_hash": hashes}}),
         size=0,
         aggs={"hashes": {"terms": {"field": "content_hash", "size": len(hashes)}}},
     )
@@ -161,15 +156,7 @@ def sent_sketches(es: Elasticsearch, watchlist_id: str, values: list[int]) -> di
         return {}
     response = es.search(
         index=sent_index(),
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"watchlist": watchlist_id}},
-                    {"term": {"status": SENT}},
-                    {"terms": {"sketch": values}},
-                ]
-            }
-        },
+        query=_watchlist_query(watchlist_id, SENT, {"terms": {"sketch": values}}),
         size=MAX_PENDING,
         source=["doc_id", "sketch"],
     )
