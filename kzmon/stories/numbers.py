@@ -243,6 +243,9 @@ def sentence_counts(sentence: str, language: str = "") -> dict[str, list[Count]]
     for _, kind, value in links.values():
         out[kind].append(Count(value, value))
     out = _add_conjoined(tokens, spans, links, out)
+    if out["fatalities"] and _attacker_also(sentence):
+        top = max(c.high for c in out["fatalities"])
+        out["fatalities"].append(Count(top + 1, top + 1))
     for kind, count in _vague(tokens).items():
         if not out[kind]:
             out[kind].append(count)
@@ -374,9 +377,10 @@ def _word_set_flat(section: str) -> frozenset[str]:
 
 
 def _with_indefinite_ones(tokens: list[str]) -> list[str]:
-    """ "three officers and a civilian": the "a" after a conjunction, before a person, is one."""
+    """ "three officers and a civilian", "killing a police officer": the "a" after a
+    conjunction or a verb of harm, before a person, is one."""
     out = list(tokens)
-    conjunctions = set(_tables()["conjunctions"])
+    conjunctions = set(_tables()["conjunctions"]) | set(_tables()["indefinite_after"])
     for i in range(1, len(out) - 1):
         if (
             out[i] in _tables()["articles"]
@@ -466,11 +470,25 @@ def _near_trigger(
                 found.append((i, t - end, value))
             continue
         gap = i - (t + length)
-        if 0 <= gap <= 4 and not _crosses(tokens, t + length, i):
+        if 0 <= gap <= 4 and not _crosses(tokens, t + length, i) and not _joins(tokens, t, i):
             clause_end = end >= len(tokens) or tokens[end] in _BARRIERS
             if (gap <= 2 and (person or (gap == 0 and clause_end))) or toll:
                 found.append((i, gap, value))
     return found
+
+
+def _joins(tokens: list[str], start: int, stop: int) -> bool:
+    """True when a conjunction lies between a trigger and a number after it: "three were
+    killed and four guards injured" counts the four with "injured", not with "killed"."""
+    conjunctions = set(_tables()["conjunctions"])
+    return any(tokens[k] in conjunctions for k in range(start, stop))
+
+
+def _attacker_also(sentence: str) -> bool:
+    """The attacker died too, beside the victims counted ("killing two officers before he
+    was shot dead", "погибли один полицейский и сам стрелок", "атқыштың өзі қаза тапты")."""
+    lowered = sentence.lower()
+    return any(p in lowered for ps in _tables()["attacker_also"].values() for p in ps)
 
 
 def _crosses(tokens: list[str], start: int, stop: int) -> bool:

@@ -220,7 +220,12 @@ TOWN_MISMATCH = -1.5
 MINOR_TOWN_SHARE = 0.3
 
 
-def _main_towns_differ(m: Member, p: Profile, story_main: str | None) -> bool:
+def _main_towns_differ(m: Member, p: Profile, story_main: str | None, passing: bool = True) -> bool:
+    """True when the article is about another town of the story's region, 25 km or more
+    away, and the story does not name the article's town much. With `passing`, the article
+    must also name the story's town only in passing; without it (the article states another
+    day than the story's), naming the story's town as often as its own is not enough: "a day
+    after the shooting in Kandyagash" tells of the earlier event, not of this one."""
     mine = place_info(m.main_place) if m.main_place else None
     theirs = place_info(story_main) if story_main else None
     if mine is None or theirs is None or mine.id == theirs.id:
@@ -233,7 +238,8 @@ def _main_towns_differ(m: Member, p: Profile, story_main: str | None) -> bool:
         return False
     share_mine = _norm(_specific(m.place_weights)).get(theirs.id, 0.0)
     share_theirs = _norm(_specific(dict(p.places))).get(mine.id, 0.0)
-    return share_mine < MINOR_TOWN_SHARE and share_theirs < MINOR_REGION_SHARE
+    limit = MINOR_TOWN_SHARE if passing else MAJOR_REGION_SHARE
+    return share_mine < limit and share_theirs < MINOR_REGION_SHARE
 
 
 def _km(a: PlaceInfo, b: PlaceInfo) -> float:
@@ -392,6 +398,7 @@ def score(m: Member, story: Story) -> float:
         return VETO
     if _another_town_another_day(m, p):
         dated = min(dated, 0.0)
+        placed = min(placed, 1.0) + TOWN_MISMATCH if placed > TOWN_MISMATCH else placed
     total += dated + placed
     wording = wording_score(m, story)
     total += type_score(m, p) + actor_score(m, p) + number_score(m, story)
@@ -410,7 +417,9 @@ def _another_town_another_day(m: Member, p: Profile) -> bool:
     if not (m.event_stated and m.event_precision == "day" and p.event_span is not None):
         return False
     story_main = max(p.main_places, key=lambda r: (p.main_places[r], r)) if p.main_places else None
-    return _distance(m.event_date, p.event_span) >= 1 and _main_towns_differ(m, p, story_main)
+    return _distance(m.event_date, p.event_span) >= 1 and _main_towns_differ(
+        m, p, story_main, passing=False
+    )
 
 
 def compatible(a: Story, b: Story) -> bool:
