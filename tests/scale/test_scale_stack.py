@@ -45,13 +45,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 900
-#: The throughput passes: four outlet DAGs (16 tasks) from an empty crawl state, with one and
-#: with two workers (all sixteen outlets twice more would take most of the time budget).
+#: The throughput passes: two outlet DAGs (8 tasks) from an empty crawl state, with one and
+#: with two workers (kept small: the suite's whole run has a 40-minute budget; all sixteen
+#: outlets on two workers are timed by the test before).
 THROUGHPUT_DAGS = (
     "kzmon_outlet_jamestown",
-    "kzmon_outlet_rferl",
     "kzmon_outlet_vlast",
-    "kzmon_outlet_kaztag",
 )
 KILL_DAG = "kzmon_outlet_thediplomat"
 WORKER_HOST = re.compile(r"^(worker\d+)@")
@@ -227,15 +226,16 @@ def _timed_pass(stack: Stack, dag_ids: tuple[str, ...]) -> float:
 
 
 def test_throughput_with_one_and_with_two_workers(stack: Stack) -> None:
-    """The same four outlet DAGs from an empty crawl state, on one worker, then on two."""
+    """The same outlet DAGs from an empty crawl state, on one worker, then on two."""
     stop_component(stack.component("worker2"))
     one = _timed_pass(stack, THROUGHPUT_DAGS)
     start_stack(stack.layout, stack.options)  # `make up-scale` again: brings worker2 back
     assert stack.component("worker2").alive()
     two = _timed_pass(stack, THROUGHPUT_DAGS)
-    stack.figures.update({"4_dags_1_worker_s": one, "4_dags_2_workers_s": two})
+    n = len(THROUGHPUT_DAGS)
+    stack.figures.update({f"{n}_dags_1_worker_s": one, f"{n}_dags_2_workers_s": two})
     stack.figures["speed_up"] = round(one / two, 2)
-    print(f"\nthroughput, 4 outlet DAGs (16 tasks): 1 worker {one} s, 2 workers {two} s")
+    print(f"\nthroughput, {n} outlet DAGs ({4 * n} tasks): 1 worker {one} s, 2 workers {two} s")
     stack.sample()
 
 
