@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -122,13 +123,36 @@ def run_stage(name: str, work: Path) -> int:
 
 
 # ---------------------------------------------------------------------- the driver
+def _stop_tree(pid: int) -> None:
+    """Terminate a stage process and everything it started, then reap it."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    for proc in alive:
+        proc.kill()
+
+
 def _timed_stage(name: str, work: Path, env: dict[str, str]) -> tuple[float, float]:
     """Seconds and peak RSS (MiB, the subprocess and its children) of one stage."""
     command = [sys.executable, "-m", "benchmarks.e2e", "stage", name, str(work)]
     started = time.monotonic()
     with open(work / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C): the stage and its crawls go with the benchmark.
+            _stop_tree(proc.pid)
+            raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - started
     if proc.returncode != 0:
@@ -211,6 +235,11 @@ def run_size(n: int, root: Path, base_env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """Turn SIGTERM into SystemExit so that cleanup runs."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start ES and SMTP, run each size, stop them, print the JSON line."""
     from kzmon.localstack.es_node import start_node, stop_node
@@ -220,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # A SIGTERM (kill, a CI timeout) unwinds through the finally below, so the node, the SMTP
+    # server and the replay this run started are stopped, not left behind.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.stdout.reconfigure(line_buffering=True)
     root = Path(tempfile.mkdtemp(prefix="kzmon-bench-e2e-"))
     root.chmod(0o755)
