@@ -216,13 +216,12 @@ def run_size(n: int, root: Path, base_env: dict[str, str]) -> dict[str, Any]:
     finally:
         stop_replay(work / "replay")
     checks = _verify(env)
-    crawled = sum(
-        c["counts"].get("pages", 0) for c in json.loads((work / "crawl.json").read_text())["crawls"]
-    )
+    crawls = json.loads((work / "crawl.json").read_text())["crawls"]
+    crawled = sum(c["counts"].get("fetched", 0) for c in crawls)
     total = sum(s["seconds"] for s in stages.values())
     print(
         f"  {n:>6} articles  total    {total:8.1f} s  {1000 * total / n:8.1f} ms/article"
-        f"  (pages crawled {crawled}, indexed {checks['indexed']},"
+        f"  (pages fetched {crawled}, indexed {checks['indexed']},"
         f" with a story {checks['with_story']})"
     )
     return {
