@@ -66,6 +66,10 @@ class AirflowApi:
         query = urllib.parse.urlencode({"dag_id_pattern": pattern, "limit": 500})
         return self.request("GET", f"/api/v2/dags?{query}")["dags"]
 
+    def outlet_dag_ids(self) -> list[str]:
+        """The ids of the outlet DAGs (one per registry outlet), sorted."""
+        return sorted(d["dag_id"] for d in self.dags("kzmon_outlet_%"))
+
     def import_errors(self) -> list[dict[str, Any]]:
         """The DAG files that failed to import, with their tracebacks."""
         return self.request("GET", "/api/v2/importErrors?limit=500")["import_errors"]

@@ -16,6 +16,7 @@ names foreign holders, otherwise they are reported as "another process".
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import time
@@ -108,6 +109,13 @@ def describe_holder(port: int) -> str:
             cmd = "?"
         names.append(f"pid {holder.pid} ({cmd})")
     return ", ".join(sorted(set(names))) or "another process"
+
+
+def is_loopback(ip: str) -> bool:
+    """Whether a listener address (IPv4, IPv6, IPv4-mapped, with a zone) is a loopback one."""
+    address = ipaddress.ip_address(ip.split("%")[0])
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:

@@ -14,7 +14,6 @@ is printed at the end of the run.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import shutil
@@ -33,7 +32,7 @@ import psutil
 import pytest
 
 from kzmon.localstack.airflow_api import AirflowApi
-from kzmon.localstack.listeners import owns_listener, port_is_free
+from kzmon.localstack.listeners import is_loopback, owns_listener, port_is_free
 from kzmon.localstack.stack import (
     StackLayout,
     StackOptions,
@@ -118,12 +117,6 @@ class Stack:
     triggered: dict[str, str] = field(default_factory=dict)
 
 
-def _loopback(ip: str) -> bool:
-    address = ipaddress.ip_address(ip.split("%")[0])
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
-
-
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="kzmon-prod-"))
@@ -147,10 +140,6 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             reporter.write_line(f"\nproduction-mode screenshots: {shots}")
         if not os.environ.get("KZMON_KEEP_TEST_TMP"):
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _outlet_dags(api: AirflowApi) -> list[str]:
-    return sorted(d["dag_id"] for d in api.dags("kzmon_outlet_%"))
 
 
 def _mails(stack: Stack, kind: str) -> list:
@@ -192,7 +181,7 @@ def test_outlet_dags_triggered_through_the_rest_api_all_at_once_succeed(stack: S
     """Every outlet DAG triggered through REST at once, while their first scheduled runs (every
     DAG is active from the start) are still going: each run queues behind its DAG's scheduled
     one (max_active_runs=1) and all of them succeed, within the executor's 4 slots."""
-    outlets = _outlet_dags(stack.api)
+    outlets = stack.api.outlet_dag_ids()
     assert len(outlets) >= 7
     for dag_id in outlets:
         run = stack.api.trigger(dag_id)
@@ -256,7 +245,7 @@ def test_a_manual_health_run_succeeds_and_no_false_alarm_was_mailed(stack: Stack
         query={"bool": {"filter": [{"term": {"kind": "health"}}, {"range": {"at": at}}]}},
         size=100,
     )["hits"]["hits"]
-    assert len(latest) == len(_outlet_dags(stack.api))
+    assert len(latest) == len(stack.api.outlet_dag_ids())
     statuses = {h["_source"]["outlet"]: h["_source"]["health"]["status"] for h in latest}
     assert set(statuses.values()) == {"ok"}, statuses
     # Every DAG started at once: the first scheduled health run came before any outlet run.
@@ -423,6 +412,6 @@ def test_make_down_leaves_nothing_running_and_nothing_listened_beyond_loopback(
     assert _make(stack, "status").returncode == 1
     assert stack.watcher.survivors() == []
     assert all(port_is_free(port) for port in ports)
-    beyond = sorted(lst for lst in stack.watcher.listeners if not _loopback(lst[0]))
+    beyond = sorted(lst for lst in stack.watcher.listeners if not is_loopback(lst[0]))
     assert beyond == [], beyond
     assert len(stack.watcher.seen) > 20  # the sampler saw the task processes come and go

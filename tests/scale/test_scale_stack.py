@@ -9,7 +9,6 @@ shortened through the environment so that a killed worker's task is retried with
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import pytest
 
 from kzmon.localstack.airflow_api import AirflowApi
 from kzmon.localstack.es_node import cluster_health
-from kzmon.localstack.listeners import owns_listener, port_is_free, process_tree
+from kzmon.localstack.listeners import is_loopback, owns_listener, port_is_free, process_tree
 from kzmon.localstack.stack import (
     Component,
     StackLayout,
@@ -88,12 +87,6 @@ class Stack:
                     continue
 
 
-def _loopback(ip: str) -> bool:
-    address = ipaddress.ip_address(ip.split("%")[0])
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
-
-
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="kzmon-scale-"))
@@ -113,10 +106,6 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             reporter.write_line(f"\nscale-out figures: {json.dumps(stack.figures)}")
         if not os.environ.get("KZMON_KEEP_TEST_TMP"):
             shutil.rmtree(root, ignore_errors=True)
-
-
-def _outlet_dags(api: AirflowApi) -> list[str]:
-    return sorted(d["dag_id"] for d in api.dags("kzmon_outlet_%"))
 
 
 def _wait_for_runs(api: AirflowApi, runs: dict[str, str]) -> dict[str, dict]:
@@ -168,14 +157,14 @@ def test_up_scale_starts_the_compose_scale_stack_on_loopback(stack: Stack) -> No
     workers = [c for c in load_components(stack.layout) if c.kind == "celery-worker"]
     for worker in workers:  # --skip-serve-logs: a worker listens nowhere
         assert not [lst for lst in stack.listeners if lst[2] == worker.name]
-    assert all(_loopback(ip) for ip, _, _ in stack.listeners), stack.listeners
+    assert all(is_loopback(ip) for ip, _, _ in stack.listeners), stack.listeners
 
 
 def test_every_outlet_dag_runs_on_the_celery_workers(stack: Stack) -> None:
     """The first scheduled run of every outlet DAG (all active from the start): each task
     instance's hostname names a worker, both workers took tasks, and each worker's log shows
     the DAGs it executed."""
-    outlets = _outlet_dags(stack.api)
+    outlets = stack.api.outlet_dag_ids()
     assert len(outlets) >= 7
     first = {}
     deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -385,5 +374,5 @@ def test_down_scale_leaves_nothing_running_and_nothing_listened_beyond_loopback(
             continue
     assert survivors == []
     assert all(port_is_free(port) for port in ports)
-    beyond = sorted(lst for lst in stack.listeners if not _loopback(lst[0]))
+    beyond = sorted(lst for lst in stack.listeners if not is_loopback(lst[0]))
     assert beyond == [], beyond
